@@ -1,0 +1,196 @@
+/*
+ * CKernels: fp32 kernels for long-context text encoders (LongEmbed, Zhu et al. 2024,
+ * arXiv:2404.12096). Every function returns a ck_status, never prints, never exits and never
+ * allocates inside its hot loop (scratch, where needed, is allocated once per call).
+ *
+ * Layout conventions (row-major, "token-major"):
+ *   A sequence of n tokens with h heads of head dim d is stored as n rows; row t starts at
+ *   base + t * stride and holds the h heads back to back: head hd occupies floats
+ *   [hd * d, hd * d + d) of the row. stride >= h * d lets q, k and v live side by side in one
+ *   fused QKV buffer of row length 3 * h * d.
+ *
+ * Each kernel has an AVX2+FMA path (compiled per function with __attribute__((target)), so no
+ * global -march flag is needed) chosen at run time when the CPU has it, and a portable scalar
+ * path that is also the tail loop of the vector code.
+ */
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------- */
+/* Status and runtime                                                                       */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef enum ck_status {
+    CK_OK = 0,
+    CK_ERR_NULL_POINTER = 1,   /* a required pointer was NULL */
+    CK_ERR_INVALID_SHAPE = 2,  /* a size, stride or count is negative, zero where it may not be, or inconsistent */
+    CK_ERR_OUT_OF_MEMORY = 3,  /* scratch allocation failed */
+    CK_ERR_UNSUPPORTED = 4,    /* a parameter value this build does not support (e.g. odd head dim for RoPE) */
+    CK_ERR_INVALID_VALUE = 5   /* a non-finite or out-of-range scalar parameter */
+} ck_status;
+
+/* Human-readable name of a status ("ok", "null pointer", ...). Never NULL. */
+const char *ck_status_string(ck_status status);
+
+/* Instruction set the dispatching kernels use on this CPU. */
+typedef enum ck_isa { CK_ISA_SCALAR = 0, CK_ISA_AVX2_FMA = 1 } ck_isa;
+
+/* The ISA chosen at run time (AVX2+FMA when the CPU has both, unless forced to scalar). */
+ck_isa ck_active_isa(void);
+/* Force the portable scalar path (force != 0) or restore automatic choice (0). For tests. */
+void ck_force_scalar(int force);
+/* Name of an ISA: "scalar" or "avx2+fma". */
+const char *ck_isa_name(ck_isa isa);
+
+/* Threads used by the OpenMP-parallel kernels. 1 when built without OpenMP. */
+int ck_get_num_threads(void);
+/* Set the OpenMP thread count (n >= 1); also sets OpenBLAS' thread count. No-op without OpenMP. */
+ck_status ck_set_num_threads(int n);
+/* 1 when compiled with OpenMP, else 0. */
+int ck_openmp_enabled(void);
+
+/* NUMA: number of configured nodes (1 when libnuma reports NUMA unavailable). */
+int ck_numa_node_count(void);
+/* Allocate n floats, 64-byte aligned. On more than one NUMA node the pages are interleaved over
+   all nodes; on one node this is a plain aligned allocation. Returns NULL on failure. */
+float *ck_alloc_f32(size_t n);
+/* Free memory from ck_alloc_f32 (n must be the same count). NULL is ignored. */
+void ck_free_f32(float *p, size_t n);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Vector exp                                                                               */
+/* ---------------------------------------------------------------------------------------- */
+
+/* out[i] = exp(x[i]) for n floats (in place allowed). Max relative error over
+   x in [-87.3, 88.7]: <= 2e-6 (measured in tests; polynomial exp2 of degree 6 on AVX2,
+   libm expf on the scalar path). Inputs below -87.3 give 0, above 88.7 give +inf. */
+ck_status ck_exp_f32(float *out, const float *x, int64_t n);
+
+/* ---------------------------------------------------------------------------------------- */
+/* RoPE (Su et al., RoFormer, arXiv:2104.09864)                                             */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef enum ck_rope_layout {
+    /* HF / GPT-NeoX "rotate_half": pair (x[i], x[i + d/2]) rotated by angle_i. */
+    CK_ROPE_ROTATE_HALF = 0,
+    /* GPT-J interleaved: pair (x[2i], x[2i + 1]) rotated by angle_i. */
+    CK_ROPE_INTERLEAVED = 1
+} ck_rope_layout;
+
+/* inv_freq[j] = base^(-2j / head_dim), j in [0, head_dim/2), computed in double, stored fp32
+   (NTK-aware interpolation multiplies base by lambda; LongEmbed Sec. 3.3). head_dim even. */
+ck_status ck_rope_inv_freq_f32(float *inv_freq, int head_dim, double base);
+
+/* Rotate q and (optionally) k of all heads in one pass, in place.
+ *   q: [n_tokens rows, stride q_stride], heads*head_dim used per row
+ *   k: same shape with k_stride, or NULL to rotate q only
+ *   positions: [n_tokens], one float position per token (fractional for PI, any sign)
+ *   inv_freq:  [head_dim/2]
+ * The angle of pair i at token t is computed as (double)positions[t] * (double)inv_freq[i],
+ * then cos/sin in double, rounded to fp32: never by repeated multiplication, so the result
+ * depends only on the position, not on how many tokens precede it. */
+ck_status ck_rope_qk_f32(float *q, int64_t q_stride, float *k, int64_t k_stride,
+                         int64_t n_tokens, int n_heads, int head_dim,
+                         const float *positions, const float *inv_freq, ck_rope_layout layout);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Attention: chunked online softmax (Milakov & Gimelshein 2018, arXiv:1805.02867;          */
+/* Rabe & Staats 2021, arXiv:2112.05682)                                                    */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct ck_attention_params {
+    int64_t n_queries;  /* query rows (>= 1) */
+    int64_t n_keys;     /* key/value rows present in k and v (>= 1) */
+    int64_t n_valid;    /* keys [0, n_valid) take part; keys >= n_valid are padding (1 <= n_valid <= n_keys) */
+    int n_heads;        /* >= 1 */
+    int head_dim;       /* >= 1; 32, 64 and 128 have tuned paths */
+    int64_t q_stride;   /* floats between consecutive query rows, >= n_heads * head_dim */
+    int64_t k_stride;
+    int64_t v_stride;
+    int64_t out_stride;
+    float scale;        /* logits = scale * q.k; usually 1/sqrt(head_dim) times the attention-scaling factor */
+} ck_attention_params;
+
+/* Bidirectional softmax(scale * Q K^T) V for one sequence, all heads:
+ *   q: [n_queries, q_stride], k: [n_keys, k_stride], v: [n_keys, v_stride],
+ *   out: [n_queries, out_stride] (heads*head_dim written per row; must not alias q, k or v).
+ * Tiled over queries and keys with an online softmax: memory O(L * d), never an L x L buffer.
+ * Parallel over (head, query tile). */
+ck_status ck_attention_f32(const ck_attention_params *p, const float *q, const float *k,
+                           const float *v, float *out);
+
+/* SelfExtend inputs (Jin et al. 2024, arXiv:2401.01325; bidirectional form of LongEmbed).
+ * All q_* share p->q_stride and all k_* share p->k_stride.
+ *   q, k:             rotated with normal positions i and j   (used where |i - j| <  window)
+ *   q_lower, k_lower: rotated with grouped positions for j < i (used where |i - j| >= window, j < i)
+ *   q_upper, k_upper: rotated with grouped positions for j > i (used where |i - j| >= window, j > i)
+ * Official bidirectional rule (methods.md): lower: query floor(i/g) + shift, key floor(j/g);
+ * upper: query floor(i/g), key floor(j/g) + shift; shift = w - floor(w/g). */
+typedef struct ck_selfextend_inputs {
+    const float *q, *k;
+    const float *q_lower, *k_lower;
+    const float *q_upper, *k_upper;
+} ck_selfextend_inputs;
+
+/* SelfExtend attention: scores with the normal pair where |i - j| < window, with the grouped
+ * pairs elsewhere, merged before the softmax inside the same online-softmax pass; only tiles
+ * that straddle |i - j| = window compute both score sets. window >= 0 (0: grouped everywhere).
+ * Shapes as ck_attention_f32 (requires n_queries == n_keys: one sequence attending to itself). */
+ck_status ck_selfextend_attention_f32(const ck_attention_params *p, int64_t window,
+                                      const ck_selfextend_inputs *in, const float *v, float *out);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Layer ops (contiguous row-major [rows, cols])                                            */
+/* ---------------------------------------------------------------------------------------- */
+
+/* y = LayerNorm(x) * gamma + beta per row; mean and variance accumulated in double.
+   x, y: [rows, cols] (y may equal x); gamma, beta: [cols]; eps > 0. */
+ck_status ck_layernorm_f32(float *y, const float *x, const float *gamma, const float *beta,
+                           int64_t rows, int64_t cols, float eps);
+
+/* x = x + bias (broadcast per row) + residual, in place. bias may be NULL, residual may be NULL.
+   x, residual: [rows, cols]; bias: [cols]. */
+ck_status ck_add_bias_residual_f32(float *x, const float *bias, const float *residual,
+                                   int64_t rows, int64_t cols);
+
+/* x = gelu(x + bias), exact erf form 0.5 * x * (1 + erf(x / sqrt(2))), in place.
+   bias may be NULL. x: [rows, cols]; bias: [cols]. */
+ck_status ck_bias_gelu_f32(float *x, const float *bias, int64_t rows, int64_t cols);
+
+typedef enum ck_pooling {
+    CK_POOL_MEAN = 0,  /* mean over tokens with mask != 0 */
+    CK_POOL_CLS = 1,   /* row 0 */
+    CK_POOL_LAST = 2   /* last token with mask != 0 */
+} ck_pooling;
+
+/* out[cols] = pooling of x[rows, cols] under mask[rows] (mask may be NULL: all tokens).
+   Sums in double. A mask with no set token gives CK_ERR_INVALID_SHAPE. */
+ck_status ck_pool_f32(float *out, const float *x, const uint8_t *mask, int64_t rows,
+                      int64_t cols, ck_pooling mode);
+
+/* Each row of x[rows, cols] divided by max(||row||_2, 1e-12) (sentence-transformers' rule), in place. */
+ck_status ck_l2_normalize_f32(float *x, int64_t rows, int64_t cols);
+
+/* y[rows, out_features] = x[rows, in_features] W^T + bias, W: [out_features, in_features]
+   (the PyTorch nn.Linear layout), bias may be NULL. Through OpenBLAS cblas_sgemm. */
+ck_status ck_linear_f32(float *y, const float *x, const float *w, const float *bias,
+                        int64_t rows, int64_t in_features, int64_t out_features);
+
+/* C[m, n] = alpha * op(A) op(B) + beta * C, row-major, op = transpose when trans_* != 0.
+   lda/ldb/ldc are row strides. Thin wrapper over cblas_sgemm (for benchmarks and tests). */
+ck_status ck_sgemm_f32(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                       const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                       float *c, int64_t ldc);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CKERNELS_H */

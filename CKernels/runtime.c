@@ -1,0 +1,108 @@
+/* Runtime services of CKernels: status names, ISA dispatch, threads, NUMA-aware allocation. */
+#include "CKernels.h"
+#include "ck_internal.h"
+
+#include <numa.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#ifdef CK_USE_OPENMP
+int omp_get_max_threads(void);
+void omp_set_num_threads(int n);
+#endif
+/* OpenBLAS' own thread control (pthread build); declared here to avoid cblas.h variations. */
+void openblas_set_num_threads(int n);
+
+const char *ck_status_string(ck_status status) {
+    switch (status) {
+    case CK_OK: return "ok";
+    case CK_ERR_NULL_POINTER: return "null pointer";
+    case CK_ERR_INVALID_SHAPE: return "invalid shape";
+    case CK_ERR_OUT_OF_MEMORY: return "out of memory";
+    case CK_ERR_UNSUPPORTED: return "unsupported parameter";
+    case CK_ERR_INVALID_VALUE: return "invalid value";
+    }
+    return "unknown status";
+}
+
+static int ck_forced_scalar = 0;
+
+static int ck_cpu_has_avx2_fma(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+ck_isa ck_active_isa(void) {
+    static int detected = -1;
+    if (detected < 0) detected = ck_cpu_has_avx2_fma();
+    if (ck_forced_scalar) return CK_ISA_SCALAR;
+    return detected ? CK_ISA_AVX2_FMA : CK_ISA_SCALAR;
+}
+
+void ck_force_scalar(int force) { ck_forced_scalar = force ? 1 : 0; }
+
+const char *ck_isa_name(ck_isa isa) {
+    return isa == CK_ISA_AVX2_FMA ? "avx2+fma" : "scalar";
+}
+
+int ck_openmp_enabled(void) {
+#ifdef CK_USE_OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int ck_get_num_threads(void) {
+#ifdef CK_USE_OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+ck_status ck_set_num_threads(int n) {
+    if (n < 1) return CK_ERR_INVALID_VALUE;
+#ifdef CK_USE_OPENMP
+    omp_set_num_threads(n);
+#endif
+    openblas_set_num_threads(n);
+    return CK_OK;
+}
+
+int ck_numa_node_count(void) {
+    if (numa_available() < 0) return 1;
+    int n = numa_num_configured_nodes();
+    return n < 1 ? 1 : n;
+}
+
+/* Large buffers (>= 2 MiB) come from mmap so that their pages can be interleaved over NUMA
+   nodes; small ones from aligned_alloc. The size decides the path in both alloc and free. */
+#define CK_MMAP_THRESHOLD ((size_t)2 << 20)
+
+float *ck_alloc_f32(size_t n) {
+    if (n == 0) n = 1;
+    if (n > SIZE_MAX / sizeof(float) - 64) return NULL;
+    size_t bytes = n * sizeof(float);
+    if (bytes >= CK_MMAP_THRESHOLD) {
+        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) return NULL;
+        if (ck_numa_node_count() > 1) numa_interleave_memory(p, bytes, numa_all_nodes_ptr);
+        return (float *)p;
+    }
+    size_t rounded = (bytes + 63) & ~(size_t)63;
+    return (float *)aligned_alloc(64, rounded);
+}
+
+void ck_free_f32(float *p, size_t n) {
+    if (!p) return;
+    if (n == 0) n = 1;
+    size_t bytes = n * sizeof(float);
+    if (bytes >= CK_MMAP_THRESHOLD) munmap(p, bytes);
+    else free(p);
+}

@@ -1,0 +1,202 @@
+/// The kernel layer of LongEmbed.
+///
+/// Every numeric operation of the encoder goes through these protocols. Two implementations
+/// exist and are always compiled:
+/// - ``ReferenceKernels``: plain Swift, straightforward loops, Double accumulation and
+///   materialized score matrices. Slow, obviously correct: the test oracle.
+/// - ``NativeKernels``: the C kernels of the `CKernels` target (AVX2+FMA, OpenMP, OpenBLAS).
+///
+/// ``DefaultKernels`` names the one the package trait `ReferenceKernels` selects.
+///
+/// Memory layout is "token-major": a sequence of `n` tokens with `h` heads of dimension `d`
+/// is `n` rows; row `t` starts at `base + t * stride` and holds the heads back to back.
+/// All buffers are `Float` (fp32). Pointers must stay valid for the duration of the call.
+
+/// An error from a kernel: the operation's arguments were rejected.
+public enum KernelError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A required buffer was missing.
+    case nullPointer(operation: String)
+    /// A size, stride or count is out of range or inconsistent.
+    case invalidShape(operation: String, detail: String)
+    /// Scratch memory could not be allocated.
+    case outOfMemory(operation: String)
+    /// A parameter this implementation does not support.
+    case unsupported(operation: String, detail: String)
+    /// A scalar parameter is non-finite or out of range.
+    case invalidValue(operation: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .nullPointer(let op): return "\(op): a required buffer is missing"
+        case .invalidShape(let op, let d): return "\(op): invalid shape: \(d)"
+        case .outOfMemory(let op): return "\(op): out of memory"
+        case .unsupported(let op, let d): return "\(op): unsupported: \(d)"
+        case .invalidValue(let op, let d): return "\(op): invalid value: \(d)"
+        }
+    }
+}
+
+/// Pair layout of a rotary position embedding.
+public enum RoPELayout: Sendable, Equatable {
+    /// Hugging Face / GPT-NeoX: pair `(x[i], x[i + d/2])` rotated by angle `i`.
+    case rotateHalf
+    /// GPT-J: pair `(x[2i], x[2i + 1])` rotated by angle `i`.
+    case interleaved
+}
+
+/// Shape of a RoPE call: `tokens` rows of `heads * headDim` floats.
+public struct RoPEShape: Sendable, Equatable {
+    public var tokens: Int
+    public var heads: Int
+    public var headDim: Int
+    /// Floats between consecutive rows of q.
+    public var qStride: Int
+    /// Floats between consecutive rows of k.
+    public var kStride: Int
+
+    public init(tokens: Int, heads: Int, headDim: Int, qStride: Int? = nil, kStride: Int? = nil) {
+        self.tokens = tokens
+        self.heads = heads
+        self.headDim = headDim
+        self.qStride = qStride ?? heads * headDim
+        self.kStride = kStride ?? heads * headDim
+    }
+}
+
+/// Shape and scale of an attention call over one sequence.
+public struct AttentionShape: Sendable, Equatable {
+    /// Query rows.
+    public var queries: Int
+    /// Key/value rows present in the buffers.
+    public var keys: Int
+    /// Keys `0..<validKeys` take part; the rest are padding.
+    public var validKeys: Int
+    public var heads: Int
+    public var headDim: Int
+    public var qStride: Int
+    public var kStride: Int
+    public var vStride: Int
+    public var outStride: Int
+    /// Logits are `scale * q·k` (usually `1/sqrt(headDim)` times the attention-scaling factor).
+    public var scale: Float
+
+    public init(queries: Int, keys: Int, validKeys: Int? = nil, heads: Int, headDim: Int,
+                qStride: Int? = nil, kStride: Int? = nil, vStride: Int? = nil,
+                outStride: Int? = nil, scale: Float? = nil) {
+        self.queries = queries
+        self.keys = keys
+        self.validKeys = validKeys ?? keys
+        self.heads = heads
+        self.headDim = headDim
+        let row = heads * headDim
+        self.qStride = qStride ?? row
+        self.kStride = kStride ?? row
+        self.vStride = vStride ?? row
+        self.outStride = outStride ?? row
+        self.scale = scale ?? 1 / Float(headDim).squareRoot()
+    }
+}
+
+/// The six rotated views SelfExtend attention reads (LongEmbed's bidirectional SelfExtend).
+///
+/// All `q*` share ``AttentionShape/qStride`` and all `k*` share ``AttentionShape/kStride``.
+/// - `q`, `k`: normal positions, used where `|i - j| < window`.
+/// - `qLower`, `kLower`: grouped positions for `j < i` (query `i/g + shift`, key `j/g`).
+/// - `qUpper`, `kUpper`: grouped positions for `j > i` (query `i/g`, key `j/g + shift`).
+public struct SelfExtendInputs {
+    public var q: UnsafePointer<Float>
+    public var k: UnsafePointer<Float>
+    public var qLower: UnsafePointer<Float>
+    public var kLower: UnsafePointer<Float>
+    public var qUpper: UnsafePointer<Float>
+    public var kUpper: UnsafePointer<Float>
+
+    public init(q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                qLower: UnsafePointer<Float>, kLower: UnsafePointer<Float>,
+                qUpper: UnsafePointer<Float>, kUpper: UnsafePointer<Float>) {
+        self.q = q; self.k = k
+        self.qLower = qLower; self.kLower = kLower
+        self.qUpper = qUpper; self.kUpper = kUpper
+    }
+}
+
+/// Pooling of token vectors into one sequence vector.
+public enum Pooling: String, Sendable, Equatable, Codable, CaseIterable {
+    /// Mean over the unmasked tokens.
+    case mean
+    /// The first token (`[CLS]`).
+    case cls
+    /// The last unmasked token.
+    case lastToken
+}
+
+/// Rotary position embedding kernels.
+public protocol RoPEKernels: Sendable {
+    /// Rotates `q` and, when given, `k` of all heads in place.
+    ///
+    /// The angle of pair `i` at token `t` is `Double(positions[t]) * Double(inverseFrequencies[i])`,
+    /// computed directly (never by repeated multiplication).
+    /// - Parameters:
+    ///   - q: `[shape.tokens, shape.qStride]`.
+    ///   - k: `[shape.tokens, shape.kStride]`, or `nil`.
+    ///   - positions: `[shape.tokens]`, fractional positions allowed.
+    ///   - inverseFrequencies: `[shape.headDim / 2]`.
+    func rope(q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>?, shape: RoPEShape,
+              positions: UnsafePointer<Float>, inverseFrequencies: UnsafePointer<Float>,
+              layout: RoPELayout) throws(KernelError)
+}
+
+/// Attention kernels over one sequence.
+public protocol AttentionKernels: Sendable {
+    /// Bidirectional `softmax(scale * Q Kᵀ) V` for all heads.
+    /// - Parameters: `q` `[queries, qStride]`, `k` `[keys, kStride]`, `v` `[keys, vStride]`,
+    ///   `out` `[queries, outStride]`.
+    func attention(shape: AttentionShape, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                   v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) throws(KernelError)
+
+    /// SelfExtend attention: normal scores where `|i - j| < window`, grouped scores elsewhere,
+    /// merged before one softmax per row. Requires `shape.queries == shape.keys`.
+    func selfExtendAttention(shape: AttentionShape, window: Int, inputs: SelfExtendInputs,
+                             v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) throws(KernelError)
+}
+
+/// Dense and element-wise layer operations on contiguous `[rows, cols]` matrices.
+public protocol LayerKernels: Sendable {
+    /// `y[rows, outFeatures] = x[rows, inFeatures] Wᵀ + bias`, `W` is `[outFeatures, inFeatures]`.
+    func linear(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                bias: UnsafePointer<Float>?, rows: Int, inFeatures: Int, outFeatures: Int) throws(KernelError)
+    /// Row-wise LayerNorm with affine `gamma`, `beta`; `y` may equal `x`.
+    func layerNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
+                   beta: UnsafePointer<Float>, rows: Int, cols: Int, eps: Float) throws(KernelError)
+    /// `x += bias (per column) + residual`, in place; either may be `nil`.
+    func addBiasResidual(x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
+                         residual: UnsafePointer<Float>?, rows: Int, cols: Int) throws(KernelError)
+    /// `x = gelu(x + bias)` with the exact erf GELU, in place; `bias` may be `nil`.
+    func biasGELU(x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, rows: Int, cols: Int) throws(KernelError)
+    /// Pools `x[rows, cols]` under `mask[rows]` (nil: all tokens) into `out[cols]`.
+    func pool(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, mask: UnsafePointer<UInt8>?,
+              rows: Int, cols: Int, mode: Pooling) throws(KernelError)
+    /// Divides each row by `max(‖row‖₂, 1e-12)`, in place.
+    func l2Normalize(x: UnsafeMutablePointer<Float>, rows: Int, cols: Int) throws(KernelError)
+}
+
+/// Everything the encoder needs from a kernel implementation.
+public typealias Kernels = RoPEKernels & AttentionKernels & LayerKernels
+
+/// The plain-Swift reference kernels: the test oracles. See ``Kernels``.
+public struct ReferenceKernels: Sendable {
+    public init() {}
+}
+
+/// The C kernels (`CKernels`: AVX2+FMA, OpenMP, OpenBLAS). See ``Kernels``.
+public struct NativeKernels: Sendable {
+    public init() {}
+}
+
+#if LONGEMBED_REFERENCE_KERNELS
+/// The implementation selected at build time (trait `ReferenceKernels`: ``ReferenceKernels``).
+public typealias DefaultKernels = ReferenceKernels
+#else
+/// The implementation selected at build time (default: ``NativeKernels``).
+public typealias DefaultKernels = NativeKernels
+#endif

@@ -1,0 +1,18 @@
+/// Whether a text is a query or a document: models with prefixes (E5, Nomic, BGE) embed the two
+/// differently.
+public enum TextRole: String, Sendable, Codable {
+    case query
+    case document
+}
+
+/// Anything that turns texts into fixed-size, L2-normalized vectors. The evaluation runner is
+/// written against this protocol; ``Encoder`` is the real implementation.
+public protocol TextEmbedder: Sendable {
+    /// A stable identity of the model and every setting that changes the vectors (weights hash,
+    /// extension method and parameters, prefixes). Used as part of embedding-cache keys.
+    var identity: String { get }
+    /// Vector length.
+    var dimension: Int { get }
+    /// Embeds `texts`; returns one L2-normalized vector per text, in order.
+    func embed(_ texts: [String], role: TextRole) throws -> [[Float]]
+}

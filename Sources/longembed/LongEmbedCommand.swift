@@ -1,0 +1,30 @@
+import ArgumentParser
+import LongEmbed
+
+@main
+struct LongEmbedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "longembed",
+        abstract: "Long-context text embeddings on multicore CPUs (LongEmbed, Zhu et al. 2024).",
+        subcommands: [Bench.self]
+    )
+}
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmarks and machine information.",
+        subcommands: [Info.self]
+    )
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the kernel runtime: ISA, threads, OpenMP, NUMA topology.")
+        func run() throws {
+            print("isa:          \(NativeRuntime.isa)")
+            print("openmp:       \(NativeRuntime.openMPEnabled ? "on" : "off")")
+            print("threads:      \(NativeRuntime.threads)")
+            print("numa nodes:   \(NativeRuntime.numaNodes)")
+            print("kernels:      \(String(describing: DefaultKernels.self))")
+        }
+    }
+}
