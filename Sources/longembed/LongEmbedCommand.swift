@@ -6,14 +6,14 @@ struct LongEmbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "longembed",
         abstract: "Long-context text embeddings on multicore CPUs (LongEmbed, Zhu et al. 2024).",
-        subcommands: [Bench.self]
+        subcommands: [Embed.self, Bench.self]
     )
 }
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks and machine information.",
-        subcommands: [Info.self]
+        subcommands: [Info.self, BenchEncoder.self]
     )
 
     struct Info: ParsableCommand {

@@ -1,0 +1,100 @@
+import Dispatch
+import Foundation
+
+/// Peak and current resident memory of this process, from /proc/self/status.
+public enum ProcessMemory {
+    /// Peak resident set size in bytes (VmHWM), or nil where /proc is unavailable.
+    public static func peakResidentBytes() -> Int? { field("VmHWM:") }
+    /// Current resident set size in bytes (VmRSS).
+    public static func residentBytes() -> Int? { field("VmRSS:") }
+
+    private static func field(_ name: String) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(name) {
+            let kb = line.dropFirst(name.count).split(separator: " ").first.flatMap { Int($0) }
+            return kb.map { $0 * 1024 }
+        }
+        return nil
+    }
+}
+
+/// One measured configuration of ``EncoderBenchmark``.
+public struct EncoderBenchmarkResult: Sendable {
+    /// Tokens per document (special tokens included).
+    public var tokens: Int
+    /// Documents per call.
+    public var batch: Int
+    /// Median seconds of one call (tokenization excluded).
+    public var medianSeconds: Double
+    /// Every repeat's seconds.
+    public var seconds: [Double]
+    /// Seconds to tokenize the batch.
+    public var tokenizeSeconds: Double
+    /// Throughput: tokens embedded per second (median).
+    public var tokensPerSecond: Double { Double(tokens * batch) / medianSeconds }
+    /// Peak RSS of the process after the run.
+    public var peakResidentBytes: Int?
+    /// Per-operation profile of one forward pass (when profiling).
+    public var profile: [OperationProfile]
+}
+
+/// Times the encoder end to end on synthetic documents of an exact token count.
+public enum EncoderBenchmark {
+    /// A document of exactly `tokens` tokens (special tokens included) made of the passkey
+    /// filler text.
+    public static func document(tokens: Int, tokenizer: Tokenizer) -> [Int32] {
+        let filler = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
+        let perFiller = max(1, tokenizer.encode(filler, addSpecialTokens: false).count)
+        let text = String(repeating: filler, count: tokens / perFiller + 2)
+        return tokenizer.encode(text, maxTokens: tokens)
+    }
+
+    /// Runs `repeats` timed calls (after one warm-up unless `repeats == 1`) of `batch` documents
+    /// of `tokens` tokens each through a fresh encoder built with `makeEncoder(kernels)`.
+    public static func run(tokens: Int, batch: Int, repeats: Int, profile: Bool,
+                           makeEncoder: (any Kernels) throws -> Encoder) throws -> EncoderBenchmarkResult {
+        let probe = try makeEncoder(DefaultKernels())
+        let profiler = ProfilingKernels(wrapping: probe.kernels, hidden: probe.config.hiddenSize)
+        let encoder = profile ? try makeEncoder(profiler) : probe
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let ids = document(tokens: tokens, tokenizer: encoder.tokenizer)
+        let tokenizeSeconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        let docs = [[Int32]](repeating: ids, count: batch)
+        if repeats > 1 { _ = try encoder.embed(tokenIDs: docs) }
+        var times: [Double] = []
+        for r in 0..<max(1, repeats) {
+            if profile && r == max(1, repeats) - 1 {
+                profiler.reset()
+                profiler.record("tokenize", seconds: tokenizeSeconds * Double(batch))
+            }
+            let s = DispatchTime.now().uptimeNanoseconds
+            _ = try encoder.embed(tokenIDs: docs)
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - s) / 1e9)
+        }
+        var profileRows: [OperationProfile] = []
+        if profile {
+            profileRows = profiler.profile
+            let kernelSeconds = profileRows.filter { $0.name != "tokenize" }.reduce(0) { $0 + $1.seconds }
+            let other = max(0, times.last! - kernelSeconds)
+            profileRows.append(OperationProfile(name: "embeddings + other", seconds: other, calls: 1, flops: 0))
+            profileRows.sort { $0.seconds > $1.seconds }
+        }
+        let sorted = times.sorted()
+        return EncoderBenchmarkResult(tokens: ids.count, batch: batch, medianSeconds: sorted[sorted.count / 2],
+                                      seconds: times, tokenizeSeconds: tokenizeSeconds,
+                                      peakResidentBytes: ProcessMemory.peakResidentBytes(), profile: profileRows)
+    }
+
+    /// A text table of a profile: time, % of total and GFLOP/s per operation.
+    public static func formatProfile(_ rows: [OperationProfile]) -> String {
+        let total = rows.reduce(0) { $0 + $1.seconds }
+        var out = "operation                     seconds      %   GFLOP/s  calls\n"
+        for r in rows {
+            let name = r.name.padding(toLength: 28, withPad: " ", startingAt: 0)
+            let gf = r.gflops.map { String(format: "%9.1f", $0) } ?? "        -"
+            out += String(format: "%@ %9.4f %6.1f %@ %6d\n", name, r.seconds, total > 0 ? 100 * r.seconds / total : 0, gf, r.calls)
+        }
+        out += String(format: "%@ %9.4f  100.0\n", "total".padding(toLength: 28, withPad: " ", startingAt: 0), total)
+        return out
+    }
+}

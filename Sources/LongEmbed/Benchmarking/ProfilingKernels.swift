@@ -1,0 +1,129 @@
+import Dispatch
+import Synchronization
+
+/// Wall time and work of one kind of operation, accumulated over a run.
+public struct OperationProfile: Sendable, Equatable {
+    /// Operation name ("QKV GEMM", "attention", ...).
+    public var name: String
+    /// Total seconds.
+    public var seconds: Double
+    /// Calls made.
+    public var calls: Int
+    /// Floating-point operations performed (0 where not meaningful).
+    public var flops: Double
+
+    /// GFLOP/s, or nil where no FLOPs are counted.
+    public var gflops: Double? { flops > 0 && seconds > 0 ? flops / seconds / 1e9 : nil }
+}
+
+/// A ``Kernels`` decorator that times every call of the wrapped implementation by operation.
+///
+/// Linear layers are told apart by their shape: `3H` outputs are the fused QKV projection,
+/// `H -> H` the attention output projection, `H -> I` and `I -> H` the two FFN GEMMs.
+public final class ProfilingKernels: Kernels {
+    private let base: any Kernels
+    private let hidden: Int
+    private let table = Mutex<[String: OperationProfile]>([:])
+
+    /// Wraps `base`; `hidden` is the model's hidden size (to name linear layers).
+    public init(wrapping base: any Kernels, hidden: Int) {
+        self.base = base
+        self.hidden = hidden
+    }
+
+    /// Every operation seen so far, most expensive first.
+    public var profile: [OperationProfile] {
+        table.withLock { Array($0.values) }.sorted { $0.seconds > $1.seconds }
+    }
+
+    /// Forgets everything recorded.
+    public func reset() { table.withLock { $0.removeAll() } }
+
+    /// Adds an externally timed operation (tokenization, embedding lookup).
+    public func record(_ name: String, seconds: Double, flops: Double = 0) {
+        table.withLock { t in
+            var p = t[name] ?? OperationProfile(name: name, seconds: 0, calls: 0, flops: 0)
+            p.seconds += seconds
+            p.calls += 1
+            p.flops += flops
+            t[name] = p
+        }
+    }
+
+    private func timed<T>(_ name: String, flops: Double = 0, _ body: () throws(KernelError) -> T) throws(KernelError) -> T {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let r = try body()
+        let t1 = DispatchTime.now().uptimeNanoseconds
+        record(name, seconds: Double(t1 - t0) / 1e9, flops: flops)
+        return r
+    }
+
+    public func rope(q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>?, shape: RoPEShape,
+                     positions: UnsafePointer<Float>, inverseFrequencies: UnsafePointer<Float>,
+                     layout: RoPELayout) throws(KernelError) {
+        try timed("RoPE") { () throws(KernelError) in
+            try base.rope(q: q, k: k, shape: shape, positions: positions, inverseFrequencies: inverseFrequencies, layout: layout)
+        }
+    }
+
+    public func attention(shape: AttentionShape, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                          v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) throws(KernelError) {
+        let flops = 4 * Double(shape.queries) * Double(shape.validKeys) * Double(shape.headDim * shape.heads)
+        try timed("attention", flops: flops) { () throws(KernelError) in
+            try base.attention(shape: shape, q: q, k: k, v: v, out: out)
+        }
+    }
+
+    public func selfExtendAttention(shape: AttentionShape, window: Int, inputs: SelfExtendInputs,
+                                    v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) throws(KernelError) {
+        let flops = 4 * Double(shape.queries) * Double(shape.validKeys) * Double(shape.headDim * shape.heads)
+        try timed("SelfExtend attention", flops: flops) { () throws(KernelError) in
+            try base.selfExtendAttention(shape: shape, window: window, inputs: inputs, v: v, out: out)
+        }
+    }
+
+    public func linear(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                       bias: UnsafePointer<Float>?, rows: Int, inFeatures: Int, outFeatures: Int) throws(KernelError) {
+        let name: String
+        if outFeatures == 3 * hidden { name = "QKV GEMM" }
+        else if inFeatures == hidden && outFeatures == hidden { name = "attention output GEMM" }
+        else if inFeatures == hidden { name = "FFN up GEMM" }
+        else { name = "FFN down GEMM" }
+        try timed(name, flops: 2 * Double(rows) * Double(inFeatures) * Double(outFeatures)) { () throws(KernelError) in
+            try base.linear(y: y, x: x, weight: weight, bias: bias, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+        }
+    }
+
+    public func layerNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
+                          beta: UnsafePointer<Float>, rows: Int, cols: Int, eps: Float) throws(KernelError) {
+        try timed("LayerNorm + residual") { () throws(KernelError) in
+            try base.layerNorm(y: y, x: x, gamma: gamma, beta: beta, rows: rows, cols: cols, eps: eps)
+        }
+    }
+
+    public func addBiasResidual(x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
+                                residual: UnsafePointer<Float>?, rows: Int, cols: Int) throws(KernelError) {
+        try timed("LayerNorm + residual") { () throws(KernelError) in
+            try base.addBiasResidual(x: x, bias: bias, residual: residual, rows: rows, cols: cols)
+        }
+    }
+
+    public func biasGELU(x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, rows: Int, cols: Int) throws(KernelError) {
+        try timed("bias + GELU") { () throws(KernelError) in
+            try base.biasGELU(x: x, bias: bias, rows: rows, cols: cols)
+        }
+    }
+
+    public func pool(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, mask: UnsafePointer<UInt8>?,
+                     rows: Int, cols: Int, mode: Pooling) throws(KernelError) {
+        try timed("pooling") { () throws(KernelError) in
+            try base.pool(out: out, x: x, mask: mask, rows: rows, cols: cols, mode: mode)
+        }
+    }
+
+    public func l2Normalize(x: UnsafeMutablePointer<Float>, rows: Int, cols: Int) throws(KernelError) {
+        try timed("pooling") { () throws(KernelError) in
+            try base.l2Normalize(x: x, rows: rows, cols: cols)
+        }
+    }
+}

@@ -1,0 +1,35 @@
+/// Text prepended to queries and documents before tokenization.
+///
+/// Many retrieval models were trained with such prefixes; embedding without them loses accuracy.
+public struct Prefixes: Sendable, Equatable, Hashable, Codable {
+    public var query: String
+    public var document: String
+
+    public init(query: String = "", document: String = "") {
+        self.query = query
+        self.document = document
+    }
+
+    /// No prefixes (all-MiniLM, GTE, Contriever).
+    public static let none = Prefixes()
+    /// E5 family: "query: " / "passage: ".
+    public static let e5 = Prefixes(query: "query: ", document: "passage: ")
+    /// Nomic Embed: "search_query: " / "search_document: ".
+    public static let nomic = Prefixes(query: "search_query: ", document: "search_document: ")
+    /// BGE (English v1.5): an instruction before queries only.
+    public static let bge = Prefixes(query: "Represent this sentence for searching relevant passages: ", document: "")
+
+    /// The preset named `name` ("none", "e5", "nomic", "bge"), or nil.
+    public static func preset(named name: String) -> Prefixes? {
+        switch name.lowercased() {
+        case "none": return Prefixes.none
+        case "e5": return .e5
+        case "nomic": return .nomic
+        case "bge": return .bge
+        default: return nil
+        }
+    }
+
+    /// The prefix for `role`.
+    public func prefix(for role: TextRole) -> String { role == .query ? query : document }
+}
