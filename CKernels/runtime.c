@@ -28,6 +28,13 @@ const char *ck_status_string(ck_status status) {
 
 static int ck_forced_scalar = 0;
 
+/* Passive OpenMP waiting unless the user chose otherwise: on a host that sometimes gives the
+   VM one core, spinning threads cost milliseconds per parallel region (notes/machine.md).
+   Runs at load time, before the OpenMP runtime reads its environment. */
+__attribute__((constructor)) static void ck_default_wait_policy(void) {
+    setenv("OMP_WAIT_POLICY", "passive", 0);
+}
+
 static int ck_cpu_has_avx2_fma(void) {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();

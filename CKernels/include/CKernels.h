@@ -69,8 +69,9 @@ void ck_free_f32(float *p, size_t n);
 /* ---------------------------------------------------------------------------------------- */
 
 /* out[i] = exp(x[i]) for n floats (in place allowed). Max relative error over
-   x in [-87.3, 88.7]: <= 2e-6 (measured in tests; polynomial exp2 of degree 6 on AVX2,
-   libm expf on the scalar path). Inputs below -87.3 give 0, above 88.7 give +inf. */
+   x in [-87.3, 88.7]: <= 2e-6 (measured in the tests; AVX2: Cody-Waite reduction and a
+   degree-7 polynomial; scalar path and tails: libm expf). On the AVX2 path inputs below -87.3
+   give 0 and above 88.7 give +inf; NaN stays NaN. */
 ck_status ck_exp_f32(float *out, const float *x, int64_t n);
 
 /* ---------------------------------------------------------------------------------------- */
@@ -129,7 +130,7 @@ ck_status ck_attention_f32(const ck_attention_params *p, const float *q, const f
 /* SelfExtend inputs (Jin et al. 2024, arXiv:2401.01325; bidirectional form of LongEmbed).
  * All q_* share p->q_stride and all k_* share p->k_stride.
  *   q, k:             rotated with normal positions i and j   (used where |i - j| <  window)
- *   q_lower, k_lower: rotated with grouped positions for j < i (used where |i - j| >= window, j < i)
+ *   q_lower, k_lower: rotated with grouped positions for j <= i (used where |i - j| >= window, j <= i)
  *   q_upper, k_upper: rotated with grouped positions for j > i (used where |i - j| >= window, j > i)
  * Official bidirectional rule (methods.md): lower: query floor(i/g) + shift, key floor(j/g);
  * upper: query floor(i/g), key floor(j/g) + shift; shift = w - floor(w/g). */

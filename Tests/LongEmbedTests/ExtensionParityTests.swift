@@ -54,7 +54,10 @@ import LongEmbed
         default: method = .parallelContextWindows
         }
         let ext = ContextExtension(method, targetLength: n, attentionScaling: scaling, official: .all)
-        let encoder = try Encoder(directory: Self.miniLM, options: EncoderOptions(maxTokens: 512, contextExtension: ext))
+        // The official pipeline truncates at encode_max_length (512 for truncation and PCW, n otherwise).
+        let cap = (s["encode_max_length"] as! NSNumber).intValue
+        let encoder = try Encoder(directory: Self.miniLM,
+                                  options: EncoderOptions(maxTokens: method == .none ? cap : nil, contextExtension: ext))
         let text = item["text"] as! String
         let v = try encoder.embed([text], role: .document)[0]
         let diff = TestSupport.maxAbsDiff(Golden.floats(s["embedding"]), v)

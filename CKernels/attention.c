@@ -1,0 +1,415 @@
+/* Bidirectional multi-head attention with a chunked online softmax (Milakov & Gimelshein 2018,
+   arXiv:1805.02867; Rabe & Staats 2021, arXiv:2112.05682), and SelfExtend attention (Jin et al.
+   2024, arXiv:2401.01325) in the bidirectional form of LongEmbed (Zhu et al. 2024,
+   arXiv:2404.12096): scores from normal and grouped positions merged before one softmax.
+
+   Work plan of one call:
+   1. pack, per head, K^T into key tiles [d][BK] (8 consecutive keys load as one vector) and V
+      into [BK][d] tiles; keys >= n_valid are left out (tails zero-padded, masked to -inf);
+   2. for every (head, query tile of BQ rows), in parallel: q pre-scaled by scale * log2(e),
+      then for each key tile S = Q K^T (register-blocked 4 x 16 micro-kernel), running max and
+      sum with exp2, O = O * exp2(m_old - m_new) + P V (4 x 16 micro-kernel); O / l at the end.
+   Memory: O(L * d) per head for the packed copies, O(BQ * (BK + d)) per thread: never L x L. */
+#include "CKernels.h"
+#include "ck_internal.h"
+#include "ck_parallel.h"
+#include "ck_exp_avx2.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CK_BQ 64
+#define CK_BK 64
+#define CK_LOG2E 1.44269504088896341f
+
+/* Score sets of SelfExtend; plain attention uses CK_SET_NORMAL only. */
+enum { CK_SET_NORMAL = 0, CK_SET_LOWER = 1, CK_SET_UPPER = 2, CK_MAX_SETS = 3 };
+
+typedef struct {
+    const ck_attention_params *p;
+    int n_sets;
+    const float *q[CK_MAX_SETS];
+    const float *k[CK_MAX_SETS];
+    const float *v;
+    float *out;
+    int64_t window;          /* SelfExtend neighbour window, or -1 for plain attention */
+    int64_t n_ktiles, n_qtiles;
+    float *kt;               /* [n_sets][heads][n_ktiles][d][BK] */
+    float *vp;               /* [heads][n_ktiles][BK][d] */
+    float *scratch;          /* per thread: see ck_thread_floats */
+    size_t thread_floats;
+} ck_attn_job;
+
+static size_t ck_thread_floats(int n_sets, int d) {
+    /* qs[n_sets][BQ][d], S[n_sets][BQ][BK], O[BQ][d], m[BQ], l[BQ], padded to 16 floats */
+    size_t n = (size_t)n_sets * CK_BQ * d + (size_t)n_sets * CK_BQ * CK_BK + (size_t)CK_BQ * d + 2 * CK_BQ;
+    return (n + 15) & ~(size_t)15;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Packing                                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+static void ck_pack_kt_tile(float *dst, const float *k, int64_t stride, int64_t j0, int64_t nk, int d) {
+    for (int c = 0; c < d; c++) {
+        float *row = dst + (size_t)c * CK_BK;
+        int64_t jj = 0;
+        for (; jj < nk; jj++) row[jj] = k[(j0 + jj) * stride + c];
+        for (; jj < CK_BK; jj++) row[jj] = 0.0f;
+    }
+}
+
+static void ck_pack_v_tile(float *dst, const float *v, int64_t stride, int64_t j0, int64_t nk, int d) {
+    int64_t jj = 0;
+    for (; jj < nk; jj++) memcpy(dst + (size_t)jj * d, v + (j0 + jj) * stride, (size_t)d * sizeof(float));
+    for (; jj < CK_BK; jj++) memset(dst + (size_t)jj * d, 0, (size_t)d * sizeof(float));
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* S = Qs K^T for one tile: S[r][jj], r < nr, jj < BK (padded keys score 0, masked later)   */
+/* ---------------------------------------------------------------------------------------- */
+
+static void ck_tile_scores_scalar(float *s, const float *qs, const float *kt, int nr, int d, int r0) {
+    for (int r = r0; r < nr; r++)
+        for (int jj = 0; jj < CK_BK; jj++) {
+            float acc = 0.0f;
+            for (int c = 0; c < d; c++) acc += qs[r * d + c] * kt[(size_t)c * CK_BK + jj];
+            s[r * CK_BK + jj] = acc;
+        }
+}
+
+CK_AVX2 static void ck_tile_scores_avx2(float *s, const float *qs, const float *kt, int nr, int d) {
+    int r = 0;
+    for (; r + 4 <= nr; r += 4) {
+        const float *q0 = qs + r * d, *q1 = q0 + d, *q2 = q1 + d, *q3 = q2 + d;
+        for (int jb = 0; jb < CK_BK; jb += 16) {
+            __m256 a00 = _mm256_setzero_ps(), a01 = _mm256_setzero_ps();
+            __m256 a10 = _mm256_setzero_ps(), a11 = _mm256_setzero_ps();
+            __m256 a20 = _mm256_setzero_ps(), a21 = _mm256_setzero_ps();
+            __m256 a30 = _mm256_setzero_ps(), a31 = _mm256_setzero_ps();
+            const float *kp = kt + jb;
+            for (int c = 0; c < d; c++) {
+                __m256 k0 = _mm256_load_ps(kp + (size_t)c * CK_BK), k1 = _mm256_load_ps(kp + (size_t)c * CK_BK + 8);
+                __m256 b;
+                b = _mm256_broadcast_ss(q0 + c); a00 = _mm256_fmadd_ps(b, k0, a00); a01 = _mm256_fmadd_ps(b, k1, a01);
+                b = _mm256_broadcast_ss(q1 + c); a10 = _mm256_fmadd_ps(b, k0, a10); a11 = _mm256_fmadd_ps(b, k1, a11);
+                b = _mm256_broadcast_ss(q2 + c); a20 = _mm256_fmadd_ps(b, k0, a20); a21 = _mm256_fmadd_ps(b, k1, a21);
+                b = _mm256_broadcast_ss(q3 + c); a30 = _mm256_fmadd_ps(b, k0, a30); a31 = _mm256_fmadd_ps(b, k1, a31);
+            }
+            float *so = s + r * CK_BK + jb;
+            _mm256_store_ps(so, a00); _mm256_store_ps(so + 8, a01);
+            _mm256_store_ps(so + CK_BK, a10); _mm256_store_ps(so + CK_BK + 8, a11);
+            _mm256_store_ps(so + 2 * CK_BK, a20); _mm256_store_ps(so + 2 * CK_BK + 8, a21);
+            _mm256_store_ps(so + 3 * CK_BK, a30); _mm256_store_ps(so + 3 * CK_BK + 8, a31);
+        }
+    }
+    for (; r < nr; r++) {
+        const float *q0 = qs + r * d;
+        for (int jb = 0; jb < CK_BK; jb += 16) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+            const float *kp = kt + jb;
+            for (int c = 0; c < d; c++) {
+                __m256 b = _mm256_broadcast_ss(q0 + c);
+                a0 = _mm256_fmadd_ps(b, _mm256_load_ps(kp + (size_t)c * CK_BK), a0);
+                a1 = _mm256_fmadd_ps(b, _mm256_load_ps(kp + (size_t)c * CK_BK + 8), a1);
+            }
+            _mm256_store_ps(s + r * CK_BK + jb, a0);
+            _mm256_store_ps(s + r * CK_BK + jb + 8, a1);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Online softmax of one tile row set: S -> P in place, updates m, l and rescales O.        */
+/* Scores are in log2 units (q carried scale * log2 e).                                     */
+/* ---------------------------------------------------------------------------------------- */
+
+static void ck_tile_softmax_scalar(float *s, float *m, float *l, float *o, int nr, int nk, int d) {
+    for (int r = 0; r < nr; r++) {
+        float *sr = s + r * CK_BK;
+        float mt = -INFINITY;
+        for (int jj = 0; jj < nk; jj++) mt = sr[jj] > mt ? sr[jj] : mt;
+        float mn = m[r] > mt ? m[r] : mt;
+        float corr = exp2f(m[r] - mn);
+        float sum = 0.0f;
+        for (int jj = 0; jj < nk; jj++) { sr[jj] = exp2f(sr[jj] - mn); sum += sr[jj]; }
+        for (int jj = nk; jj < CK_BK; jj++) sr[jj] = 0.0f;
+        l[r] = l[r] * corr + sum;
+        m[r] = mn;
+        if (corr != 1.0f) for (int c = 0; c < d; c++) o[r * d + c] *= corr;
+    }
+}
+
+CK_AVX2 static float ck_hsum_avx2(__m256 v) {
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+}
+
+CK_AVX2 static float ck_hmax_avx2(__m256 v) {
+    __m128 x = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    x = _mm_max_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_max_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+}
+
+CK_AVX2 static void ck_tile_softmax_avx2(float *s, float *m, float *l, float *o, int nr, int nk, int d) {
+    for (int r = 0; r < nr; r++) {
+        float *sr = s + r * CK_BK;
+        for (int jj = nk; jj < CK_BK; jj++) sr[jj] = -INFINITY;
+        __m256 vm = _mm256_set1_ps(-INFINITY);
+        for (int jj = 0; jj < CK_BK; jj += 8) vm = _mm256_max_ps(vm, _mm256_load_ps(sr + jj));
+        float mt = ck_hmax_avx2(vm);
+        float mn = m[r] > mt ? m[r] : mt;
+        float corr = exp2f(m[r] - mn);
+        __m256 vmn = _mm256_set1_ps(mn), acc = _mm256_setzero_ps();
+        for (int jj = 0; jj < CK_BK; jj += 8) {
+            __m256 e = ck_exp2_neg_avx2(_mm256_sub_ps(_mm256_load_ps(sr + jj), vmn));
+            _mm256_store_ps(sr + jj, e);
+            acc = _mm256_add_ps(acc, e);
+        }
+        l[r] = l[r] * corr + ck_hsum_avx2(acc);
+        m[r] = mn;
+        if (corr != 1.0f) {
+            __m256 vc = _mm256_set1_ps(corr);
+            int c = 0;
+            for (; c + 8 <= d; c += 8) _mm256_storeu_ps(o + r * d + c, _mm256_mul_ps(_mm256_loadu_ps(o + r * d + c), vc));
+            for (; c < d; c++) o[r * d + c] *= corr;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* O += P V for one tile: O[r][c] += sum_jj P[r][jj] V[jj][c]                                */
+/* ---------------------------------------------------------------------------------------- */
+
+static void ck_tile_pv_scalar(float *o, const float *p, const float *vt, int nr, int d, int r0, int c0) {
+    for (int r = r0; r < nr; r++)
+        for (int jj = 0; jj < CK_BK; jj++) {
+            float pj = p[r * CK_BK + jj];
+            if (pj == 0.0f) continue;
+            const float *vr = vt + (size_t)jj * d;
+            for (int c = c0; c < d; c++) o[r * d + c] += pj * vr[c];
+        }
+}
+
+CK_AVX2 static void ck_tile_pv_avx2(float *o, const float *p, const float *vt, int nr, int d) {
+    const int d16 = d & ~15;
+    int r = 0;
+    for (; r + 4 <= nr; r += 4) {
+        const float *p0 = p + r * CK_BK, *p1 = p0 + CK_BK, *p2 = p1 + CK_BK, *p3 = p2 + CK_BK;
+        float *o0 = o + r * d, *o1 = o0 + d, *o2 = o1 + d, *o3 = o2 + d;
+        for (int c = 0; c < d16; c += 16) {
+            __m256 a00 = _mm256_loadu_ps(o0 + c), a01 = _mm256_loadu_ps(o0 + c + 8);
+            __m256 a10 = _mm256_loadu_ps(o1 + c), a11 = _mm256_loadu_ps(o1 + c + 8);
+            __m256 a20 = _mm256_loadu_ps(o2 + c), a21 = _mm256_loadu_ps(o2 + c + 8);
+            __m256 a30 = _mm256_loadu_ps(o3 + c), a31 = _mm256_loadu_ps(o3 + c + 8);
+            for (int jj = 0; jj < CK_BK; jj++) {
+                const float *vr = vt + (size_t)jj * d + c;
+                __m256 v0 = _mm256_loadu_ps(vr), v1 = _mm256_loadu_ps(vr + 8);
+                __m256 b;
+                b = _mm256_broadcast_ss(p0 + jj); a00 = _mm256_fmadd_ps(b, v0, a00); a01 = _mm256_fmadd_ps(b, v1, a01);
+                b = _mm256_broadcast_ss(p1 + jj); a10 = _mm256_fmadd_ps(b, v0, a10); a11 = _mm256_fmadd_ps(b, v1, a11);
+                b = _mm256_broadcast_ss(p2 + jj); a20 = _mm256_fmadd_ps(b, v0, a20); a21 = _mm256_fmadd_ps(b, v1, a21);
+                b = _mm256_broadcast_ss(p3 + jj); a30 = _mm256_fmadd_ps(b, v0, a30); a31 = _mm256_fmadd_ps(b, v1, a31);
+            }
+            _mm256_storeu_ps(o0 + c, a00); _mm256_storeu_ps(o0 + c + 8, a01);
+            _mm256_storeu_ps(o1 + c, a10); _mm256_storeu_ps(o1 + c + 8, a11);
+            _mm256_storeu_ps(o2 + c, a20); _mm256_storeu_ps(o2 + c + 8, a21);
+            _mm256_storeu_ps(o3 + c, a30); _mm256_storeu_ps(o3 + c + 8, a31);
+        }
+    }
+    for (; r < nr; r++) {
+        const float *p0 = p + r * CK_BK;
+        float *o0 = o + r * d;
+        for (int c = 0; c < d16; c += 16) {
+            __m256 a0 = _mm256_loadu_ps(o0 + c), a1 = _mm256_loadu_ps(o0 + c + 8);
+            for (int jj = 0; jj < CK_BK; jj++) {
+                __m256 b = _mm256_broadcast_ss(p0 + jj);
+                a0 = _mm256_fmadd_ps(b, _mm256_loadu_ps(vt + (size_t)jj * d + c), a0);
+                a1 = _mm256_fmadd_ps(b, _mm256_loadu_ps(vt + (size_t)jj * d + c + 8), a1);
+            }
+            _mm256_storeu_ps(o0 + c, a0); _mm256_storeu_ps(o0 + c + 8, a1);
+        }
+    }
+    if (d16 < d) ck_tile_pv_scalar(o, p, vt, nr, d, 0, d16);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* One (head, query tile) work item                                                         */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Which score sets a SelfExtend tile needs: bit s set when set s is used by some pair.
+   Rule: |i - j| < w normal; else j <= i lower, j > i upper. */
+static unsigned ck_selfextend_sets(int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t w) {
+    /* i in [i0, i1), j in [j0, j1), both non-empty */
+    int64_t max_ij = (i1 - 1) - j0; /* largest i - j */
+    int64_t max_ji = (j1 - 1) - i0; /* largest j - i */
+    int64_t min_abs;
+    if (j1 - 1 < i0) min_abs = i0 - (j1 - 1);
+    else if (j0 > i1 - 1) min_abs = j0 - (i1 - 1);
+    else min_abs = 0;
+    unsigned sets = 0;
+    if (min_abs < w) sets |= 1u << CK_SET_NORMAL;
+    if (max_ij >= (w > 0 ? w : 0)) sets |= 1u << CK_SET_LOWER;
+    if (max_ji >= (w > 1 ? w : 1)) sets |= 1u << CK_SET_UPPER;
+    return sets;
+}
+
+static void ck_attn_item(const ck_attn_job *job, int64_t item, float *scratch, int avx2) {
+    const ck_attention_params *p = job->p;
+    const int d = p->head_dim;
+    const int64_t h = item / job->n_qtiles, qt = item % job->n_qtiles;
+    const int64_t i0 = qt * CK_BQ;
+    const int nr = (int)((p->n_queries - i0) < CK_BQ ? (p->n_queries - i0) : CK_BQ);
+    float *qs = scratch;
+    float *s = qs + (size_t)job->n_sets * CK_BQ * d;
+    float *o = s + (size_t)job->n_sets * CK_BQ * CK_BK;
+    float *m = o + (size_t)CK_BQ * d;
+    float *l = m + CK_BQ;
+
+    const float qscale = p->scale * CK_LOG2E;
+    for (int set = 0; set < job->n_sets; set++)
+        for (int r = 0; r < nr; r++) {
+            const float *src = job->q[set] + (i0 + r) * p->q_stride + h * d;
+            float *dst = qs + ((size_t)set * CK_BQ + r) * d;
+            for (int c = 0; c < d; c++) dst[c] = src[c] * qscale;
+        }
+    for (int r = 0; r < nr; r++) { m[r] = -INFINITY; l[r] = 0.0f; }
+    memset(o, 0, (size_t)nr * d * sizeof(float));
+
+    const size_t kt_tile = (size_t)d * CK_BK;
+    for (int64_t t = 0; t < job->n_ktiles; t++) {
+        const int64_t j0 = t * CK_BK;
+        const int nk = (int)((p->n_valid - j0) < CK_BK ? (p->n_valid - j0) : CK_BK);
+        unsigned sets = job->window < 0 ? 1u : ck_selfextend_sets(i0, i0 + nr, j0, j0 + nk, job->window);
+        float *st = NULL;
+        for (int set = 0; set < job->n_sets; set++) {
+            if (!(sets & (1u << set))) continue;
+            const float *kt = job->kt + (((size_t)set * p->n_heads + h) * job->n_ktiles + t) * kt_tile;
+            float *ss = s + (size_t)set * CK_BQ * CK_BK;
+            if (avx2) ck_tile_scores_avx2(ss, qs + (size_t)set * CK_BQ * d, kt, nr, d);
+            else ck_tile_scores_scalar(ss, qs + (size_t)set * CK_BQ * d, kt, nr, d, 0);
+            if (!st) st = ss;
+        }
+        if (sets & (sets - 1)) {
+            /* Straddling tile: pick per element, into the normal set's buffer (or the first). */
+            const int64_t w = job->window;
+            for (int r = 0; r < nr; r++)
+                for (int jj = 0; jj < nk; jj++) {
+                    int64_t i = i0 + r, j = j0 + jj, dist = i > j ? i - j : j - i;
+                    int set = dist < w ? CK_SET_NORMAL : (j <= i ? CK_SET_LOWER : CK_SET_UPPER);
+                    st[r * CK_BK + jj] = s[((size_t)set * CK_BQ + r) * CK_BK + jj];
+                }
+        }
+        const float *vt = job->vp + ((size_t)h * job->n_ktiles + t) * (size_t)CK_BK * d;
+        if (avx2) {
+            ck_tile_softmax_avx2(st, m, l, o, nr, nk, d);
+            ck_tile_pv_avx2(o, st, vt, nr, d);
+        } else {
+            ck_tile_softmax_scalar(st, m, l, o, nr, nk, d);
+            ck_tile_pv_scalar(o, st, vt, nr, d, 0, 0);
+        }
+    }
+    for (int r = 0; r < nr; r++) {
+        float *dst = job->out + (i0 + r) * p->out_stride + h * d;
+        float inv = 1.0f / l[r];
+        for (int c = 0; c < d; c++) dst[c] = o[r * d + c] * inv;
+    }
+}
+
+static void ck_attn_pack_item(const ck_attn_job *job, int64_t item) {
+    const ck_attention_params *p = job->p;
+    const int d = p->head_dim;
+    const int64_t per_set = (int64_t)p->n_heads * job->n_ktiles;
+    const int64_t set = item / per_set, rest = item % per_set;
+    const int64_t h = rest / job->n_ktiles, t = rest % job->n_ktiles;
+    const int64_t j0 = t * CK_BK;
+    const int64_t nk = (p->n_valid - j0) < CK_BK ? (p->n_valid - j0) : CK_BK;
+    if (set < job->n_sets) {
+        float *dst = job->kt + (((size_t)set * p->n_heads + h) * job->n_ktiles + t) * (size_t)d * CK_BK;
+        ck_pack_kt_tile(dst, job->k[set] + h * d, p->k_stride, j0, nk, d);
+    } else {
+        float *dst = job->vp + ((size_t)h * job->n_ktiles + t) * (size_t)CK_BK * d;
+        ck_pack_v_tile(dst, job->v + h * d, p->v_stride, j0, nk, d);
+    }
+}
+
+static ck_status ck_attention_run(ck_attn_job *job) {
+    const ck_attention_params *p = job->p;
+    const int d = p->head_dim;
+    job->n_ktiles = (p->n_valid + CK_BK - 1) / CK_BK;
+    job->n_qtiles = (p->n_queries + CK_BQ - 1) / CK_BQ;
+    const size_t kt_floats = (size_t)job->n_sets * p->n_heads * job->n_ktiles * d * CK_BK;
+    const size_t vp_floats = (size_t)p->n_heads * job->n_ktiles * CK_BK * d;
+    const int threads = ck_max_threads();
+    job->thread_floats = ck_thread_floats(job->n_sets, d);
+    const size_t scratch_floats = job->thread_floats * (size_t)threads;
+    job->kt = ck_alloc_f32(kt_floats);
+    job->vp = ck_alloc_f32(vp_floats);
+    job->scratch = ck_alloc_f32(scratch_floats);
+    if (!job->kt || !job->vp || !job->scratch) {
+        ck_free_f32(job->kt, kt_floats);
+        ck_free_f32(job->vp, vp_floats);
+        ck_free_f32(job->scratch, scratch_floats);
+        return CK_ERR_OUT_OF_MEMORY;
+    }
+    const int avx2 = ck_use_avx2();
+    const int64_t pack_items = (int64_t)(job->n_sets + 1) * p->n_heads * job->n_ktiles;
+    const int64_t items = (int64_t)p->n_heads * job->n_qtiles;
+#ifdef CK_USE_OPENMP
+#pragma omp parallel
+#endif
+    {
+        float *mine = job->scratch + job->thread_floats * (size_t)ck_thread_id();
+#ifdef CK_USE_OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int64_t it = 0; it < pack_items; it++) ck_attn_pack_item(job, it);
+#ifdef CK_USE_OPENMP
+#pragma omp for schedule(static, 1)
+#endif
+        for (int64_t it = 0; it < items; it++) ck_attn_item(job, it, mine, avx2);
+    }
+    ck_free_f32(job->kt, kt_floats);
+    ck_free_f32(job->vp, vp_floats);
+    ck_free_f32(job->scratch, scratch_floats);
+    return CK_OK;
+}
+
+static ck_status ck_attention_check(const ck_attention_params *p) {
+    if (!p) return CK_ERR_NULL_POINTER;
+    if (p->n_queries < 1 || p->n_keys < 1 || p->n_heads < 1 || p->head_dim < 1) return CK_ERR_INVALID_SHAPE;
+    if (p->n_valid < 1 || p->n_valid > p->n_keys) return CK_ERR_INVALID_SHAPE;
+    if (p->head_dim > 1024) return CK_ERR_UNSUPPORTED;
+    int64_t row = (int64_t)p->n_heads * p->head_dim;
+    if (p->q_stride < row || p->k_stride < row || p->v_stride < row || p->out_stride < row) return CK_ERR_INVALID_SHAPE;
+    if (!isfinite(p->scale)) return CK_ERR_INVALID_VALUE;
+    return CK_OK;
+}
+
+ck_status ck_attention_f32(const ck_attention_params *p, const float *q, const float *k,
+                           const float *v, float *out) {
+    ck_status s = ck_attention_check(p);
+    if (s != CK_OK) return s;
+    if (!q || !k || !v || !out) return CK_ERR_NULL_POINTER;
+    ck_attn_job job = { .p = p, .n_sets = 1, .q = { q }, .k = { k }, .v = v, .out = out, .window = -1 };
+    return ck_attention_run(&job);
+}
+
+ck_status ck_selfextend_attention_f32(const ck_attention_params *p, int64_t window,
+                                      const ck_selfextend_inputs *in, const float *v, float *out) {
+    ck_status s = ck_attention_check(p);
+    if (s != CK_OK) return s;
+    if (!in || !v || !out || !in->q || !in->k || !in->q_lower || !in->k_lower || !in->q_upper || !in->k_upper)
+        return CK_ERR_NULL_POINTER;
+    if (p->n_queries != p->n_keys) return CK_ERR_INVALID_SHAPE;
+    if (window < 0) return CK_ERR_INVALID_VALUE;
+    ck_attn_job job = { .p = p, .n_sets = 3,
+                        .q = { in->q, in->q_lower, in->q_upper }, .k = { in->k, in->k_lower, in->k_upper },
+                        .v = v, .out = out, .window = window };
+    return ck_attention_run(&job);
+}

@@ -1,0 +1,185 @@
+/* Layer operations on contiguous row-major [rows, cols] fp32 matrices: LayerNorm
+   (Ba et al. 2016, arXiv:1607.06450), bias + residual, bias + exact GELU (Hendrycks & Gimpel
+   2016, arXiv:1606.08415), pooling, L2 normalization and the GEMM entry points (OpenBLAS). */
+#include "CKernels.h"
+#include "ck_internal.h"
+#include "ck_parallel.h"
+
+#include <cblas.h>
+#include <immintrin.h>
+#include <math.h>
+
+/* Rows x cols work above which row loops fork threads. */
+#define CK_PARALLEL_MIN_WORK 32768
+
+static ck_status ck_check_matrix(const void *x, int64_t rows, int64_t cols) {
+    if (!x) return CK_ERR_NULL_POINTER;
+    if (rows < 1 || cols < 1) return CK_ERR_INVALID_SHAPE;
+    return CK_OK;
+}
+
+/* ---- LayerNorm: mean and variance in double, two passes over the row. ---- */
+
+static void ck_layernorm_row_scalar(float *y, const float *x, const float *g, const float *b, int64_t cols,
+                                    double mean, double inv, int64_t start) {
+    for (int64_t c = start; c < cols; c++) y[c] = (float)(((double)x[c] - mean) * inv) * g[c] + b[c];
+}
+
+CK_AVX2 static void ck_layernorm_row_avx2(float *y, const float *x, const float *g, const float *b, int64_t cols,
+                                          double mean, double inv) {
+    int64_t c = 0;
+    __m256d vm = _mm256_set1_pd(mean), vi = _mm256_set1_pd(inv);
+    for (; c + 8 <= cols; c += 8) {
+        __m256 v = _mm256_loadu_ps(x + c);
+        __m256d lo = _mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), vm), vi);
+        __m256d hi = _mm256_mul_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), vm), vi);
+        __m256 n = _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
+        _mm256_storeu_ps(y + c, _mm256_fmadd_ps(n, _mm256_loadu_ps(g + c), _mm256_loadu_ps(b + c)));
+    }
+    ck_layernorm_row_scalar(y, x, g, b, cols, mean, inv, c);
+}
+
+ck_status ck_layernorm_f32(float *y, const float *x, const float *gamma, const float *beta,
+                           int64_t rows, int64_t cols, float eps) {
+    ck_status s = ck_check_matrix(x, rows, cols);
+    if (s != CK_OK) return s;
+    if (!y || !gamma || !beta) return CK_ERR_NULL_POINTER;
+    if (!(eps > 0.0f) || !isfinite(eps)) return CK_ERR_INVALID_VALUE;
+    int avx2 = ck_use_avx2();
+    CK_PARALLEL_FOR_IF(rows * cols >= CK_PARALLEL_MIN_WORK)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * cols;
+        double sum = 0.0, sq = 0.0;
+        for (int64_t c = 0; c < cols; c++) sum += xr[c];
+        double mean = sum / (double)cols;
+        for (int64_t c = 0; c < cols; c++) { double d = xr[c] - mean; sq += d * d; }
+        double inv = 1.0 / sqrt(sq / (double)cols + (double)eps);
+        if (avx2) ck_layernorm_row_avx2(y + r * cols, xr, gamma, beta, cols, mean, inv);
+        else ck_layernorm_row_scalar(y + r * cols, xr, gamma, beta, cols, mean, inv, 0);
+    }
+    return CK_OK;
+}
+
+/* ---- x += bias + residual ---- */
+
+static void ck_add_bias_residual_row_scalar(float *x, const float *bias, const float *res, int64_t cols, int64_t c) {
+    for (; c < cols; c++) {
+        float v = x[c];
+        if (bias) v += bias[c];
+        if (res) v += res[c];
+        x[c] = v;
+    }
+}
+
+CK_AVX2 static void ck_add_bias_residual_row_avx2(float *x, const float *bias, const float *res, int64_t cols) {
+    int64_t c = 0;
+    for (; c + 8 <= cols; c += 8) {
+        __m256 v = _mm256_loadu_ps(x + c);
+        if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + c));
+        if (res) v = _mm256_add_ps(v, _mm256_loadu_ps(res + c));
+        _mm256_storeu_ps(x + c, v);
+    }
+    ck_add_bias_residual_row_scalar(x, bias, res, cols, c);
+}
+
+ck_status ck_add_bias_residual_f32(float *x, const float *bias, const float *residual, int64_t rows, int64_t cols) {
+    ck_status s = ck_check_matrix(x, rows, cols);
+    if (s != CK_OK) return s;
+    int avx2 = ck_use_avx2();
+    CK_PARALLEL_FOR_IF(rows * cols >= CK_PARALLEL_MIN_WORK)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *res = residual ? residual + r * cols : NULL;
+        if (avx2) ck_add_bias_residual_row_avx2(x + r * cols, bias, res, cols);
+        else ck_add_bias_residual_row_scalar(x + r * cols, bias, res, cols, 0);
+    }
+    return CK_OK;
+}
+
+/* ---- bias + exact GELU: 0.5 x (1 + erf(x / sqrt 2)), erf in fp32 libm (<= 1 ulp class) ---- */
+
+ck_status ck_bias_gelu_f32(float *x, const float *bias, int64_t rows, int64_t cols) {
+    ck_status s = ck_check_matrix(x, rows, cols);
+    if (s != CK_OK) return s;
+    CK_PARALLEL_FOR_IF(rows * cols >= CK_PARALLEL_MIN_WORK)
+    for (int64_t r = 0; r < rows; r++) {
+        float *xr = x + r * cols;
+        for (int64_t c = 0; c < cols; c++) {
+            float v = xr[c] + (bias ? bias[c] : 0.0f);
+            xr[c] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+        }
+    }
+    return CK_OK;
+}
+
+/* ---- pooling (sums in double) ---- */
+
+ck_status ck_pool_f32(float *out, const float *x, const uint8_t *mask, int64_t rows, int64_t cols, ck_pooling mode) {
+    ck_status s = ck_check_matrix(x, rows, cols);
+    if (s != CK_OK) return s;
+    if (!out) return CK_ERR_NULL_POINTER;
+    int64_t count = 0, last = -1;
+    for (int64_t r = 0; r < rows; r++) if (!mask || mask[r]) { count++; last = r; }
+    if (count == 0) return CK_ERR_INVALID_SHAPE;
+    switch (mode) {
+    case CK_POOL_CLS:
+        for (int64_t c = 0; c < cols; c++) out[c] = x[c];
+        return CK_OK;
+    case CK_POOL_LAST:
+        for (int64_t c = 0; c < cols; c++) out[c] = x[last * cols + c];
+        return CK_OK;
+    case CK_POOL_MEAN: {
+        for (int64_t c = 0; c < cols; c++) {
+            double acc = 0.0;
+            for (int64_t r = 0; r < rows; r++) if (!mask || mask[r]) acc += x[r * cols + c];
+            out[c] = (float)(acc / (double)count);
+        }
+        return CK_OK;
+    }
+    }
+    return CK_ERR_UNSUPPORTED;
+}
+
+/* ---- L2 normalize: x / max(||x||, 1e-12), norm in double ---- */
+
+ck_status ck_l2_normalize_f32(float *x, int64_t rows, int64_t cols) {
+    ck_status s = ck_check_matrix(x, rows, cols);
+    if (s != CK_OK) return s;
+    for (int64_t r = 0; r < rows; r++) {
+        float *xr = x + r * cols;
+        double ss = 0.0;
+        for (int64_t c = 0; c < cols; c++) ss += (double)xr[c] * xr[c];
+        double n = sqrt(ss);
+        if (n < 1e-12) n = 1e-12;
+        for (int64_t c = 0; c < cols; c++) xr[c] = (float)(xr[c] / n);
+    }
+    return CK_OK;
+}
+
+/* ---- GEMMs through OpenBLAS ---- */
+
+ck_status ck_sgemm_f32(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                       const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                       float *c, int64_t ldc) {
+    if (!a || !b || !c) return CK_ERR_NULL_POINTER;
+    if (m < 1 || n < 1 || k < 1) return CK_ERR_INVALID_SHAPE;
+    if (lda < (trans_a ? m : k) || ldb < (trans_b ? k : n) || ldc < n) return CK_ERR_INVALID_SHAPE;
+    if (m > INT32_MAX || n > INT32_MAX || k > INT32_MAX || lda > INT32_MAX || ldb > INT32_MAX || ldc > INT32_MAX)
+        return CK_ERR_UNSUPPORTED;
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+                (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+    return CK_OK;
+}
+
+ck_status ck_linear_f32(float *y, const float *x, const float *w, const float *bias,
+                        int64_t rows, int64_t in_features, int64_t out_features) {
+    if (!y || !x || !w) return CK_ERR_NULL_POINTER;
+    if (rows < 1 || in_features < 1 || out_features < 1) return CK_ERR_INVALID_SHAPE;
+    float beta = 0.0f;
+    if (bias) {
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t o = 0; o < out_features; o++) y[r * out_features + o] = bias[o];
+        beta = 1.0f;
+    }
+    return ck_sgemm_f32(0, 1, rows, out_features, in_features, 1.0f, x, in_features, w, in_features, beta,
+                        y, out_features);
+}

@@ -1,0 +1,321 @@
+import Foundation
+
+/// A WordPiece tokenizer read from a Hugging Face `tokenizer.json` (BERT family).
+///
+/// Implements BertNormalizer (clean text, CJK characters split, accent stripping, lowercasing as
+/// configured), BertPreTokenizer (whitespace and punctuation splits), WordPiece with `##`
+/// continuations, the `[CLS] ... [SEP]` template and added tokens matched literally in the raw
+/// text. There is no built-in length cap (the file's truncation and padding sections are
+/// ignored): truncation happens only when asked for.
+public final class Tokenizer: Sendable {
+    /// Vocabulary size.
+    public var vocabSize: Int { idToToken.count }
+    /// `[CLS]` (prepended by the template).
+    public let clsID: Int32
+    /// `[SEP]` (appended by the template).
+    public let sepID: Int32
+    /// `[PAD]`.
+    public let padID: Int32
+    /// `[UNK]`.
+    public let unkID: Int32
+
+    private let vocab: [String: Int32]
+    private let idToToken: [String]
+    private let prefix: String
+    private let maxCharsPerWord: Int
+    private let lowercase: Bool
+    private let stripAccents: Bool
+    private let cleanText: Bool
+    private let chineseChars: Bool
+    /// Added tokens matched in raw text, longest first: (content scalars, id, special).
+    private let addedTokens: [(scalars: [Unicode.Scalar], id: Int32, special: Bool)]
+    private let specialIDs: Set<Int32>
+    private let templatePrefix: [Int32]
+    private let templateSuffix: [Int32]
+
+    /// Reads `tokenizer.json` from `directory`.
+    public static func load(directory: URL) throws(ModelError) -> Tokenizer {
+        let url = directory.appendingPathComponent("tokenizer.json")
+        guard FileManager.default.fileExists(atPath: url.path) else { throw .tokenizerMissing(path: directory.path) }
+        return try Tokenizer(url: url)
+    }
+
+    /// Reads a `tokenizer.json` file.
+    public init(url: URL) throws(ModelError) {
+        let path = url.path
+        guard FileManager.default.fileExists(atPath: path) else { throw .tokenizerMissing(path: path) }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .unreadable(path: path, reason: "permission denied or not a file")
+        }
+        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw .invalidTokenizer(path: path, reason: "not a JSON object")
+        }
+        guard let model = root["model"] as? [String: Any] else {
+            throw .invalidTokenizer(path: path, reason: "no \"model\" section")
+        }
+        let type = model["type"] as? String ?? "(none)"
+        guard type == "WordPiece" else {
+            throw .invalidTokenizer(path: path, reason: "tokenizer model \(type) is not supported (only WordPiece)")
+        }
+        guard let vocabAny = model["vocab"] as? [String: Any], !vocabAny.isEmpty else {
+            throw .invalidTokenizer(path: path, reason: "WordPiece model has no vocabulary")
+        }
+        var vocab: [String: Int32] = [:]
+        vocab.reserveCapacity(vocabAny.count)
+        var maxID = -1
+        for (token, idAny) in vocabAny {
+            guard let id = (idAny as? NSNumber)?.intValue, id >= 0, id < 10_000_000 else {
+                throw .invalidTokenizer(path: path, reason: "vocabulary entry \(token) has an invalid id")
+            }
+            vocab[token] = Int32(id)
+            maxID = max(maxID, id)
+        }
+        var added: [(scalars: [Unicode.Scalar], id: Int32, special: Bool)] = []
+        for entry in root["added_tokens"] as? [[String: Any]] ?? [] {
+            guard let content = entry["content"] as? String, let id = (entry["id"] as? NSNumber)?.intValue, !content.isEmpty else {
+                throw .invalidTokenizer(path: path, reason: "malformed added_tokens entry")
+            }
+            vocab[content] = Int32(id)
+            maxID = max(maxID, id)
+            added.append((Array(content.unicodeScalars), Int32(id), (entry["special"] as? Bool) ?? false))
+        }
+        var reverse = [String](repeating: "", count: maxID + 1)
+        for (t, i) in vocab { reverse[Int(i)] = t }
+        self.vocab = vocab
+        self.idToToken = reverse
+        self.addedTokens = added.sorted { $0.scalars.count > $1.scalars.count }
+        self.specialIDs = Set(added.filter(\.special).map(\.id))
+        self.prefix = model["continuing_subword_prefix"] as? String ?? "##"
+        self.maxCharsPerWord = (model["max_input_chars_per_word"] as? NSNumber)?.intValue ?? 100
+        let unkName = model["unk_token"] as? String ?? "[UNK]"
+        guard let unk = vocab[unkName] else { throw .invalidTokenizer(path: path, reason: "unknown token \(unkName) not in vocabulary") }
+        self.unkID = unk
+
+        let normalizer = root["normalizer"] as? [String: Any]
+        if let n = normalizer, let t = n["type"] as? String, t != "BertNormalizer" {
+            throw .invalidTokenizer(path: path, reason: "normalizer \(t) is not supported (only BertNormalizer)")
+        }
+        let lower = (normalizer?["lowercase"] as? Bool) ?? false
+        self.lowercase = lower
+        self.stripAccents = (normalizer?["strip_accents"] as? Bool) ?? lower
+        self.cleanText = (normalizer?["clean_text"] as? Bool) ?? false
+        self.chineseChars = (normalizer?["handle_chinese_chars"] as? Bool) ?? false
+        if let pre = root["pre_tokenizer"] as? [String: Any], let t = pre["type"] as? String,
+           t != "BertPreTokenizer" && t != "Whitespace" {
+            throw .invalidTokenizer(path: path, reason: "pre-tokenizer \(t) is not supported (only BertPreTokenizer)")
+        }
+
+        // Template: the special tokens before and after the single sequence.
+        func id(_ name: String) throws(ModelError) -> Int32 {
+            guard let i = vocab[name] else { throw .invalidTokenizer(path: path, reason: "special token \(name) not in vocabulary") }
+            return i
+        }
+        var before: [Int32] = [], after: [Int32] = []
+        if let post = root["post_processor"] as? [String: Any] {
+            if let single = post["single"] as? [[String: Any]] {
+                var seenSequence = false
+                for piece in single {
+                    if piece["Sequence"] != nil { seenSequence = true; continue }
+                    guard let special = piece["SpecialToken"] as? [String: Any], let name = special["id"] as? String else { continue }
+                    let i = try id(name)
+                    if seenSequence { after.append(i) } else { before.append(i) }
+                }
+            } else if let cls = post["cls"] as? [Any], let sep = post["sep"] as? [Any],
+                      let c = cls.first as? String, let s = sep.first as? String {
+                before = [try id(c)]
+                after = [try id(s)]
+            }
+        }
+        self.templatePrefix = before
+        self.templateSuffix = after
+        self.clsID = before.first ?? vocab["[CLS]"] ?? unk
+        self.sepID = after.last ?? vocab["[SEP]"] ?? unk
+        self.padID = vocab["[PAD]"] ?? 0
+    }
+
+    // MARK: Encoding
+
+    /// Token ids of `text`, with the template's special tokens when `addSpecialTokens`.
+    public func encode(_ text: String, addSpecialTokens: Bool = true) -> [Int32] {
+        var ids: [Int32] = []
+        ids.reserveCapacity(text.utf8.count / 3 + 2)
+        if addSpecialTokens { ids.append(contentsOf: templatePrefix) }
+        forEachToken(text) { ids.append($0) }
+        if addSpecialTokens { ids.append(contentsOf: templateSuffix) }
+        return ids
+    }
+
+    /// Token ids of `text` with special tokens, cut to at most `maxTokens` (the first
+    /// `maxTokens - 2` content tokens between [CLS] and [SEP], as sentence-transformers truncates);
+    /// `nil` keeps everything.
+    public func encode(_ text: String, maxTokens: Int?) -> [Int32] {
+        var ids = encode(text, addSpecialTokens: true)
+        if let m = maxTokens, ids.count > m {
+            let special = templatePrefix.count + templateSuffix.count
+            let keep = max(0, m - special)
+            ids = templatePrefix + ids[templatePrefix.count..<(templatePrefix.count + keep)] + templateSuffix
+        }
+        return ids
+    }
+
+    /// Token strings of `text` (no special tokens added), for inspection.
+    public func tokens(_ text: String) -> [String] {
+        encode(text, addSpecialTokens: false).map { idToToken[Int($0)] }
+    }
+
+    /// The token string of `id`, or nil outside the vocabulary.
+    public func token(for id: Int32) -> String? {
+        id >= 0 && Int(id) < idToToken.count ? idToToken[Int(id)] : nil
+    }
+
+    /// Text from ids (WordPiece decoder: `##` pieces glued, spaces before punctuation cleaned).
+    public func decode(_ ids: [Int32], skipSpecialTokens: Bool = true) -> String {
+        var out = ""
+        for id in ids {
+            if skipSpecialTokens && specialIDs.contains(id) { continue }
+            guard let t = token(for: id) else { continue }
+            if t.hasPrefix(prefix) {
+                out += t.dropFirst(prefix.count)
+            } else {
+                if !out.isEmpty { out += " " }
+                out += t
+            }
+        }
+        for (a, b) in [(" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
+                       (" 'm", "'m"), (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")] {
+            out = out.replacingOccurrences(of: a, with: b)
+        }
+        return out
+    }
+
+    /// Calls `emit` with each token id of `text` (no template), splitting out added tokens first.
+    private func forEachToken(_ text: String, _ emit: (Int32) -> Void) {
+        let scalars = Array(text.unicodeScalars)
+        var segmentStart = 0
+        var i = 0
+        while i < scalars.count {
+            if let match = addedToken(at: i, in: scalars) {
+                tokenizeSegment(scalars[segmentStart..<i], emit)
+                emit(match.id)
+                i += match.length
+                segmentStart = i
+            } else {
+                i += 1
+            }
+        }
+        tokenizeSegment(scalars[segmentStart..<scalars.count], emit)
+    }
+
+    private func addedToken(at i: Int, in s: [Unicode.Scalar]) -> (id: Int32, length: Int)? {
+        let first = s[i]
+        for t in addedTokens where t.scalars[0] == first && i + t.scalars.count <= s.count {
+            var ok = true
+            for k in 1..<t.scalars.count where s[i + k] != t.scalars[k] { ok = false; break }
+            if ok { return (t.id, t.scalars.count) }
+        }
+        return nil
+    }
+
+    /// Normalizes, pre-tokenizes and word-pieces a segment without added tokens.
+    private func tokenizeSegment(_ segment: ArraySlice<Unicode.Scalar>, _ emit: (Int32) -> Void) {
+        guard !segment.isEmpty else { return }
+        var word: [Unicode.Scalar] = []
+        word.reserveCapacity(32)
+        func flush() {
+            if !word.isEmpty { wordPiece(word, emit); word.removeAll(keepingCapacity: true) }
+        }
+        for raw in segment {
+            // BertNormalizer: clean text, CJK padding, accents, lowercase — one scalar at a time.
+            let v = raw.value
+            if cleanText {
+                if v == 0 || v == 0xFFFD || Self.isControl(raw) { continue }
+                if Self.isWhitespace(raw) { flush(); continue }
+            } else if Self.isWhitespace(raw) { flush(); continue }
+            if chineseChars && Self.isChinese(v) { flush(); wordPiece([raw], emit); continue }
+            if v < 0x80 {
+                let c = lowercase && v >= 65 && v <= 90 ? Unicode.Scalar(v + 32)! : raw
+                if Self.isPunctuation(c) { flush(); wordPiece([c], emit) } else { word.append(c) }
+                continue
+            }
+            for c in normalizeNonASCII(raw) {
+                if Self.isWhitespace(c) || c.properties.isWhitespace { flush() }
+                else if Self.isPunctuation(c) { flush(); wordPiece([c], emit) }
+                else { word.append(c) }
+            }
+        }
+        flush()
+    }
+
+    /// Accent stripping (NFD, drop non-spacing marks) and lowercasing of one non-ASCII scalar.
+    private func normalizeNonASCII(_ c: Unicode.Scalar) -> [Unicode.Scalar] {
+        var scalars: [Unicode.Scalar] = [c]
+        if stripAccents {
+            scalars = String(String.UnicodeScalarView([c])).decomposedStringWithCanonicalMapping.unicodeScalars
+                .filter { $0.properties.generalCategory != .nonspacingMark }
+        }
+        if lowercase {
+            scalars = scalars.flatMap { Array($0.properties.lowercaseMapping.unicodeScalars) }
+        }
+        return scalars
+    }
+
+    /// Greedy longest-match-first WordPiece; a word that cannot be covered, or longer than
+    /// `max_input_chars_per_word`, becomes one [UNK].
+    private func wordPiece(_ word: [Unicode.Scalar], _ emit: (Int32) -> Void) {
+        if word.count > maxCharsPerWord { emit(unkID); return }
+        var pieces: [Int32] = []
+        var start = 0
+        while start < word.count {
+            var end = word.count
+            var found: Int32?
+            while end > start {
+                var s = start > 0 ? prefix : ""
+                s.unicodeScalars.append(contentsOf: word[start..<end])
+                if let id = vocab[s] { found = id; break }
+                end -= 1
+            }
+            guard let id = found else { emit(unkID); return }
+            pieces.append(id)
+            start = end
+        }
+        for p in pieces { emit(p) }
+    }
+
+    // MARK: Character classes (as the tokenizers library defines them for BERT)
+
+    static func isWhitespace(_ c: Unicode.Scalar) -> Bool {
+        switch c.value {
+        case 0x20, 0x09, 0x0A, 0x0D: return true
+        case 0..<0x80: return false
+        default: return c.properties.generalCategory == .spaceSeparator
+        }
+    }
+
+    static func isControl(_ c: Unicode.Scalar) -> Bool {
+        switch c.value {
+        case 0x09, 0x0A, 0x0D: return false
+        default:
+            switch c.properties.generalCategory {
+            case .control, .format, .unassigned, .privateUse: return true
+            default: return false
+            }
+        }
+    }
+
+    static func isPunctuation(_ c: Unicode.Scalar) -> Bool {
+        let v = c.value
+        if (33...47).contains(v) || (58...64).contains(v) || (91...96).contains(v) || (123...126).contains(v) { return true }
+        if v < 0x80 { return false }
+        switch c.properties.generalCategory {
+        case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
+             .initialPunctuation, .finalPunctuation, .otherPunctuation: return true
+        default: return false
+        }
+    }
+
+    static func isChinese(_ v: UInt32) -> Bool {
+        (0x4E00...0x9FFF).contains(v) || (0x3400...0x4DBF).contains(v) || (0x20000...0x2A6DF).contains(v)
+            || (0x2A700...0x2B73F).contains(v) || (0x2B740...0x2B81F).contains(v) || (0x2B820...0x2CEAF).contains(v)
+            || (0xF900...0xFAFF).contains(v) || (0x2F800...0x2FA1F).contains(v)
+    }
+}
