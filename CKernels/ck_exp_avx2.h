@@ -35,7 +35,7 @@ CK_AVX2 static inline __m256 ck_exp_avx2(__m256 x) {
     __m256 over = _mm256_cmp_ps(x, hi, _CMP_GT_OQ);
     __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
     __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
-    __m256 xc = _mm256_min_ps(_mm256_max_ps(x, lo), _mm256_set1_ps(88.3762626647949f));
+    __m256 xc = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
     __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
