@@ -1,0 +1,110 @@
+import CKernels
+import Dispatch
+
+/// Result of ``AttentionBenchmark/run(tokens:heads:headDim:selfExtend:repeats:)``.
+public struct AttentionBenchmarkResult: Sendable {
+    public var tokens: Int
+    public var heads: Int
+    public var headDim: Int
+    /// SelfExtend (group, window), or nil for plain attention.
+    public var selfExtend: (group: Int, window: Int)?
+    /// Median seconds of one attention call.
+    public var seconds: Double
+    /// Attention GFLOP/s, counting `4 L² d` per head.
+    public var gflops: Double
+    /// OpenBLAS sgemm GFLOP/s on a problem of equal FLOPs, measured in the same run.
+    public var sgemmGflops: Double
+    /// Median seconds of plain attention, when SelfExtend was measured (same run).
+    public var plainSeconds: Double?
+    /// Peak RSS of the process (VmHWM) after the run.
+    public var peakResidentBytes: Int?
+
+    /// Attention rate over sgemm rate.
+    public var ratio: Double { gflops / sgemmGflops }
+}
+
+/// Times the native attention kernel at long lengths against OpenBLAS sgemm in the same run.
+///
+/// The sgemm reference multiplies `[L, d] x [d, L]` (the QK^T shape of one head) repeated over
+/// `2 * heads` calls, which is exactly the `4 L² d heads` FLOPs of attention.
+public enum AttentionBenchmark {
+    public static func run(tokens n: Int, heads: Int, headDim d: Int, selfExtend: (group: Int, window: Int)?,
+                           repeats: Int) throws(KernelError) -> AttentionBenchmarkResult {
+        guard n >= 1, heads >= 1, d >= 1, repeats >= 1 else {
+            throw .invalidShape(operation: "bench attention", detail: "tokens, heads, head dim and repeats must be >= 1")
+        }
+        let row = heads * d
+        let count = n * row
+        let sets = selfExtend == nil ? 3 : 7   // q, k, v (+ four grouped views)
+        var buffers: [UnsafeMutablePointer<Float>] = []
+        defer { for b in buffers { ck_free_f32(b, count) } }
+        for s in 0..<(sets + 1) {
+            guard let b = ck_alloc_f32(count) else { throw .outOfMemory(operation: "bench attention") }
+            buffers.append(b)
+            if s < sets { fill(b, count, seed: UInt64(s + 1)) }
+        }
+        let out = buffers[sets]
+        let shape = AttentionShape(queries: n, keys: n, heads: heads, headDim: d)
+        let kernels = NativeKernels()
+
+        func timePlain() throws(KernelError) -> Double {
+            try median(repeats) { () throws(KernelError) in
+                try kernels.attention(shape: shape, q: buffers[0], k: buffers[1], v: buffers[2], out: out)
+            }
+        }
+        var plainSeconds: Double?
+        let seconds: Double
+        if let se = selfExtend {
+            let inputs = SelfExtendInputs(q: buffers[0], k: buffers[1], qLower: buffers[3], kLower: buffers[4],
+                                          qUpper: buffers[5], kUpper: buffers[6])
+            seconds = try median(repeats) { () throws(KernelError) in
+                try kernels.selfExtendAttention(shape: shape, window: se.window, inputs: inputs, v: buffers[2], out: out)
+            }
+            plainSeconds = try timePlain()
+        } else {
+            seconds = try timePlain()
+        }
+        let flops = 4 * Double(n) * Double(n) * Double(d) * Double(heads)
+        let peak = ProcessMemory.peakResidentBytes()
+
+        // sgemm of equal FLOPs: C = A[L, d] B[L, d]^T (QK^T of one head), 2 * heads times, in
+        // row panels of 1024 so that the L x L product never exists at once.
+        let panel = min(n, 1024)
+        guard let c = ck_alloc_f32(panel * n) else { throw .outOfMemory(operation: "bench attention") }
+        defer { ck_free_f32(c, panel * n) }
+        let sgemmSeconds = try median(repeats) { () throws(KernelError) in
+            for h in 0..<(2 * heads) {
+                let a = buffers[h % 2] + (h / 2) * d
+                let b = buffers[1] + (h / 2) * d
+                var r0 = 0
+                while r0 < n {
+                    let rows = min(panel, n - r0)
+                    try checkStatus(ck_sgemm_f32(0, 1, Int64(rows), Int64(n), Int64(d), 1, a + r0 * row, Int64(row),
+                                                 b, Int64(row), 0, c, Int64(n)), "sgemm")
+                    r0 += rows
+                }
+            }
+        }
+        return AttentionBenchmarkResult(tokens: n, heads: heads, headDim: d, selfExtend: selfExtend, seconds: seconds,
+                                        gflops: flops / seconds / 1e9, sgemmGflops: flops / sgemmSeconds / 1e9,
+                                        plainSeconds: plainSeconds, peakResidentBytes: peak)
+    }
+
+    private static func median(_ repeats: Int, _ body: () throws(KernelError) -> Void) throws(KernelError) -> Double {
+        var times: [Double] = []
+        for _ in 0..<repeats {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try body()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        return times.sorted()[times.count / 2]
+    }
+
+    private static func fill(_ p: UnsafeMutablePointer<Float>, _ n: Int, seed: UInt64) {
+        var s = seed &* 0x9E3779B97F4A7C15
+        for i in 0..<n {
+            s = s &* 6364136223846793005 &+ 1442695040888963407
+            p[i] = Float(Int64(bitPattern: s >> 11) % 2_000_001 - 1_000_000) / 1_000_000
+        }
+    }
+}

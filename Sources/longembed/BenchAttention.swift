@@ -1,0 +1,53 @@
+import ArgumentParser
+import LongEmbed
+
+/// `longembed bench attention`: the attention kernel against OpenBLAS sgemm, same run.
+struct BenchAttention: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attention",
+        abstract: "Time the attention kernel (plain or SelfExtend) and OpenBLAS sgemm of equal FLOPs in one run.")
+
+    @Option(name: .long, help: "Sequence length L.")
+    var tokens: Int = 4096
+
+    @Option(name: .long, help: "Heads.")
+    var heads: Int = 12
+
+    @Option(name: .long, help: "Head dimension d.")
+    var headDim: Int = 64
+
+    @Option(name: .long, help: "SelfExtend group and window, as G,W (e.g. 9,512).")
+    var selfExtend: String?
+
+    @Option(name: .long, help: "Timed repeats (median reported).")
+    var repeats: Int = 3
+
+    @Option(name: .long, help: "Threads (default: all cores).")
+    var threads: Int?
+
+    func run() throws {
+        if let threads {
+            guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+            try NativeRuntime.setThreads(threads)
+        }
+        var se: (group: Int, window: Int)?
+        if let selfExtend {
+            let parts = selfExtend.split(separator: ",").compactMap { Int($0) }
+            guard parts.count == 2, parts[0] >= 1, parts[1] >= 0 else {
+                throw ValidationError("--self-extend takes G,W with G >= 1 and W >= 0, e.g. 9,512")
+            }
+            se = (parts[0], parts[1])
+        }
+        print("isa: \(NativeRuntime.isa)  threads: \(NativeRuntime.threads)  openmp: \(NativeRuntime.openMPEnabled ? "on" : "off")  numa nodes: \(NativeRuntime.numaNodes)")
+        let r = try AttentionBenchmark.run(tokens: tokens, heads: heads, headDim: headDim, selfExtend: se, repeats: repeats)
+        let kind = se.map { "SelfExtend g=\($0.group) w=\($0.window)" } ?? "attention"
+        print(String(format: "%@  L=%d heads=%d d=%d  median %.3f s  %.1f GFLOP/s", kind, tokens, heads, headDim, r.seconds, r.gflops))
+        print(String(format: "OpenBLAS sgemm (equal FLOPs, same run)  %.1f GFLOP/s  ratio %.2f", r.sgemmGflops, r.ratio))
+        if let plain = r.plainSeconds {
+            print(String(format: "plain attention (same run)  median %.3f s  SelfExtend / plain time %.2f", plain, r.seconds / plain))
+        }
+        if let rss = r.peakResidentBytes {
+            print(String(format: "peak RSS %.0f MiB", Double(rss) / 1_048_576))
+        }
+    }
+}
