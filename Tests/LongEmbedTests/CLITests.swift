@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+import LongEmbed
+
+/// The `longembed` executable built beside the tests.
+enum CLI {
+    static var binary: URL? {
+        for config in ["release", "debug"] {
+            let url = TestSupport.repoRoot.appendingPathComponent(".build/\(config)/longembed")
+            if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+        }
+        return nil
+    }
+
+    /// Runs the CLI with `stdin` bytes; returns (status, stdout, stderr).
+    static func run(_ args: [String], stdin: Data = Data()) throws -> (Int32, String, String) {
+        let p = Process()
+        p.executableURL = try #require(binary)
+        p.arguments = args
+        p.currentDirectoryURL = TestSupport.repoRoot
+        let inPipe = Pipe(), outPipe = Pipe(), errPipe = Pipe()
+        p.standardInput = inPipe
+        p.standardOutput = outPipe
+        p.standardError = errPipe
+        try p.run()
+        inPipe.fileHandleForWriting.write(stdin)
+        try inPipe.fileHandleForWriting.close()
+        let out = outPipe.fileHandleForReading.readDataToEndOfFile()
+        let err = errPipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    }
+}
+
+@Suite struct CLITests {
+    static let model = TestSupport.golden.appendingPathComponent("e5rope/model").path
+
+    @Test func embedsJSONLinesAndPlainText() throws {
+        let input = Data("{\"id\": \"x1\", \"text\": \"hello world\"}\n{\"id\": 7, \"text\": \"second\"}\nplain line\n".utf8)
+        let (status, out, err) = try CLI.run(["embed", "--model", Self.model], stdin: input)
+        #expect(status == 0, "\(err)")
+        let lines = out.split(separator: "\n")
+        #expect(lines.count == 3)
+        let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+        #expect(first["id"] as? String == "x1")
+        #expect((first["embedding"] as! [Any]).count == 64)
+        let second = try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as! [String: Any]
+        #expect((second["id"] as? NSNumber)?.intValue == 7)
+        // Same vector as the library gives.
+        let encoder = try Encoder(directory: URL(fileURLWithPath: Self.model))
+        let v = try encoder.embed(["hello world"], role: .document)[0]
+        let cli = (first["embedding"] as! [NSNumber]).map(\.floatValue)
+        #expect(TestSupport.maxAbsDiff(v, cli) <= 1e-6)
+    }
+
+    @Test func writesNpyAtomically() throws {
+        let dir = try SafeTensorsWriter.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("v.npy")
+        let (status, _, err) = try CLI.run(["embed", "--model", Self.model, "--format", "npy", "--output", out.path],
+                                           stdin: Data("a\nb\nc\n".utf8))
+        #expect(status == 0, "\(err)")
+        let npy = try TestSupport.loadNpy(out)
+        #expect(npy.shape == [3, 64])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["v.npy"])
+    }
+
+    @Test(arguments: [
+        (Data([0x66, 0x6f, 0xff, 0xfe, 0x0a]), "invalid UTF-8"),
+        (Data(), "no input"),
+        (Data("\n\n  \n".utf8), "no input"),
+        (Data("{\"id\": 1, \"text\": \n".utf8), "malformed JSON"),
+        (Data("{\"id\": 1}\n".utf8), "text"),
+    ])
+    func badInputIsAClearErrorWithNonZeroExit(input: Data, message: String) throws {
+        let (status, out, err) = try CLI.run(["embed", "--model", Self.model], stdin: input)
+        #expect(status != 0)
+        #expect(err.contains(message), "stderr: \(err)")
+        #expect(out.isEmpty)
+    }
+
+    @Test func badModelsAndOptionsAreClearErrors() throws {
+        let missing = try CLI.run(["embed", "--model", "/nonexistent/model"], stdin: Data("x\n".utf8))
+        #expect(missing.0 != 0 && missing.2.contains("/nonexistent/model"))
+        let ntk = try CLI.run(["embed", "--model", TestSupport.defaultModel.path, "--extension", "ntk", "--extend-to", "2048"],
+                              stdin: Data("x\n".utf8))
+        #expect(ntk.0 != 0 && ntk.2.contains("ntk"), "\(ntk.2)")
+        let unknown = try CLI.run(["embed", "--model", Self.model, "--extension", "magic"], stdin: Data("x\n".utf8))
+        #expect(unknown.0 != 0 && unknown.2.contains("magic"))
+        let noTarget = try CLI.run(["embed", "--model", Self.model, "--extension", "pi"], stdin: Data("x\n".utf8))
+        #expect(noTarget.0 != 0 && noTarget.2.contains("--extend-to"))
+    }
+
+    @Test func benchInfoPrintsTheRuntime() throws {
+        let (status, out, _) = try CLI.run(["bench", "info"])
+        #expect(status == 0)
+        #expect(out.contains("isa:") && out.contains("threads:") && out.contains("numa nodes:"))
+    }
+}
