@@ -5,15 +5,18 @@ SWIFT ?= swift
 MODEL_DIR := .models/all-MiniLM-L6-v2
 APT_PACKAGES := libopenblas-dev libomp-dev libnuma-dev
 
-.PHONY: setup system-packages model build release test run bench clean
+.PHONY: setup system-packages model haystack build release test run bench clean
 
-setup: system-packages model
+setup: system-packages model haystack
 
 system-packages:
 	@bash scripts/install-system-packages.sh $(APT_PACKAGES)
 
 model:
 	@bash scripts/fetch-default-model.sh $(MODEL_DIR)
+
+haystack:
+	@bash scripts/install-haystack.sh .cache/haystack/kjv.txt
 
 build: setup
 	$(SWIFT) build
@@ -24,6 +27,13 @@ release: setup
 test: setup
 	$(SWIFT) build -c release --build-tests
 	$(SWIFT) test -c release --skip-build
+
+# Main job: quick passkey + needle evaluation of the default model (lengths 256-1024, 20
+# documents per length), no extension vs PCW vs PI vs RP; prints the Table-2 style summary.
+run: setup
+	$(SWIFT) build -c release
+	.build/release/longembed eval --model $(MODEL_DIR) --tasks passkey,needle --lengths 256-1024 \
+		--extension none,pcw,pi,rp --max-docs 20 --output results
 
 clean:
 	rm -rf .build

@@ -15,4 +15,11 @@ public protocol TextEmbedder: Sendable {
     var dimension: Int { get }
     /// Embeds `texts`; returns one L2-normalized vector per text, in order.
     func embed(_ texts: [String], role: TextRole) throws -> [[Float]]
+    /// Tokens the embedder runs for `text` (for throughput reports).
+    func tokenCount(_ text: String) -> Int
+}
+
+extension TextEmbedder {
+    /// A rough count (4 UTF-8 bytes per token) for embedders without a tokenizer.
+    public func tokenCount(_ text: String) -> Int { max(1, text.utf8.count / 4) }
 }

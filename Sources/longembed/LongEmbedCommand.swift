@@ -6,7 +6,7 @@ struct LongEmbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "longembed",
         abstract: "Long-context text embeddings on multicore CPUs (LongEmbed, Zhu et al. 2024).",
-        subcommands: [Embed.self, Bench.self]
+        subcommands: [Embed.self, Eval.self, DataCommand.self, Bench.self]
     )
 }
 

@@ -116,6 +116,9 @@ public final class Encoder: TextEmbedder {
         tokenizer.encode(options.prefixes.prefix(for: role) + text, maxTokens: tokenLimit)
     }
 
+    /// Tokens run for `text` as a document (after truncation to ``tokenLimit``).
+    public func tokenCount(_ text: String) -> Int { tokenize(text).count }
+
     /// Embeds `texts`, one vector per text, in order.
     public func embed(_ texts: [String], role: TextRole) throws(EncoderError) -> [[Float]] {
         guard !texts.isEmpty else { return [] }
