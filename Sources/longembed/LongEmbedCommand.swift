@@ -16,6 +16,14 @@ struct Bench: ParsableCommand {
         subcommands: [Info.self, BenchAttention.self, BenchEncoder.self]
     )
 
+    @Flag(name: .long, help: "Print the kernel runtime (same as `bench info`).")
+    var info = false
+
+    func run() throws {
+        guard info else { throw CleanExit.helpRequest(self) }
+        try Info().run()
+    }
+
     struct Info: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the kernel runtime: ISA, threads, OpenMP, NUMA topology.")

@@ -4,6 +4,8 @@ import LongEmbed
 
 /// The `longembed` executable built beside the tests.
 enum CLI {
+    enum CLIError: Error { case notBuilt }
+
     static var binary: URL? {
         for config in ["release", "debug"] {
             let url = TestSupport.repoRoot.appendingPathComponent(".build/\(config)/longembed")
@@ -15,7 +17,10 @@ enum CLI {
     /// Runs the CLI with `stdin` bytes; returns (status, stdout, stderr).
     static func run(_ args: [String], stdin: Data = Data()) throws -> (Int32, String, String) {
         let p = Process()
-        p.executableURL = try #require(binary)
+        guard let exe = binary else {
+            throw CLIError.notBuilt
+        }
+        p.executableURL = exe
         p.arguments = args
         p.currentDirectoryURL = TestSupport.repoRoot
         let inPipe = Pipe(), outPipe = Pipe(), errPipe = Pipe()
@@ -95,5 +100,7 @@ enum CLI {
         let (status, out, _) = try CLI.run(["bench", "info"])
         #expect(status == 0)
         #expect(out.contains("isa:") && out.contains("threads:") && out.contains("numa nodes:"))
+        let flag = try CLI.run(["bench", "--info"])
+        #expect(flag.0 == 0 && flag.1 == out)
     }
 }
