@@ -68,9 +68,14 @@ struct Eval: ParsableCommand {
         var extOptions = extensionOptions
         if extOptions.extendTo == nil { extOptions.extendTo = lengthList.max() }
         let model = URL(fileURLWithPath: modelOptions.model)
+        // Without extension the benchmark truncates at the model's context Lo (as the paper's
+        // baselines do), not at sentence-transformers' shorter default max_seq_length.
+        let contextLength = try ModelConfig.load(directory: model).maxPositionEmbeddings
         var settings: [EvaluationSetting] = []
         for (name, ext) in try extOptions.extensions() {
-            let options = EncoderOptions(pooling: try modelOptions.poolingMode(), maxTokens: modelOptions.maxTokens,
+            let isNone: Bool = { if case .none = ext.method { return true } else { return false } }()
+            let maxTokens = modelOptions.maxTokens ?? (isNone ? contextLength : nil)
+            let options = EncoderOptions(pooling: try modelOptions.poolingMode(), maxTokens: maxTokens,
                                          prefixes: try modelOptions.prefixes(), contextExtension: ext)
             settings.append(EvaluationSetting(name: name, embedder: try Encoder(directory: model, options: options)))
         }

@@ -134,6 +134,30 @@ import LongEmbed
         #expect(ediff <= 1e-5, "\(setting) embedding: \(ediff)")
     }
 
+    /// Long inputs through the whole encoder: native kernels against the Swift oracle at 1536
+    /// tokens (SelfExtend's grouped rotations included), and an 8192-token document on the
+    /// native path with SelfExtend, PI, NTK and YaRN.
+    @Test func longInputsNativeMatchesReferenceAndRunsPast8k() throws {
+        let filler = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
+        let text = String(repeating: filler, count: 400)
+        let se = ContextExtension(.selfExtend(group: 5, window: 128), targetLength: 1536)
+        let native = try Encoder(directory: Golden.e5ropeModel, options: EncoderOptions(contextExtension: se), kernels: NativeKernels())
+        let reference = try Encoder(directory: Golden.e5ropeModel, options: EncoderOptions(contextExtension: se), kernels: ReferenceKernels())
+        let ids = native.tokenize(text)
+        #expect(ids.count == 1536)
+        let a = try native.lastHiddenState(ids: ids), b = try reference.lastHiddenState(ids: ids)
+        #expect(TestSupport.nmse(b, a) <= 1e-8)
+        let long = String(repeating: filler, count: 350)
+        for method in [ContextExtension.Method.selfExtend(), .positionInterpolation(), .ntk(), .yarn(), .dynamicNTK()] {
+            let encoder = try Encoder(directory: Golden.e5ropeModel,
+                                      options: EncoderOptions(contextExtension: ContextExtension(method, targetLength: 8192)))
+            #expect(encoder.tokenize(long).count == 8192)
+            let v = try encoder.embed([long], role: .document)[0]
+            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            #expect(v.allSatisfy { $0.isFinite } && abs(norm - 1) < 1e-5, "\(method.name)")
+        }
+    }
+
     // MARK: exact position ids
 
     @Test func positionIDsOfEachMethod() {

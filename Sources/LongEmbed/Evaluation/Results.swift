@@ -99,7 +99,7 @@ public enum ResultWriter {
     public static func svg(rows: [(name: String, evaluations: [TaskEvaluation])]) -> String {
         let tasks = [LongEmbedTask.passkey, .needle].filter { t in rows.contains { $0.evaluations.contains { $0.task == t } } }
         let panelW = 360.0, panelH = 240.0, left = 50.0, top = 40.0, gap = 60.0
-        let width = left + Double(max(tasks.count, 1)) * (panelW + gap) + 120
+        let width = left + Double(max(tasks.count, 1)) * (panelW + gap) + 200
         let height = top + panelH + 70
         let colors = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf"]
         let allLengths = rows.flatMap { $0.evaluations.flatMap { $0.byLength.map(\.length) } }
