@@ -73,7 +73,12 @@ do {
     case "attention-once":
         // One plain attention call, for instruction counting under callgrind.
         let n = args.count > 1 ? Int(args[1]) ?? 4096 : 4096
-        _ = try AttentionBenchmark.run(tokens: n, heads: 12, headDim: 32, selfExtend: nil, repeats: 1)
+        let row = 12 * 32
+        let q = (0..<(n * row)).map { Float(($0 * 7919) % 2003) / 1001.5 - 1 }
+        let k = (0..<(n * row)).map { Float(($0 * 104_729) % 1999) / 999.5 - 1 }
+        var out = [Float](repeating: 0, count: n * row)
+        try NativeKernels().attention(shape: AttentionShape(queries: n, keys: n, heads: 12, headDim: 32), q: q, k: k, v: q, out: &out)
+        print(out[0])
     case "all":
         try attention([1024, 4096], headDims: [64, 32], repeats: 3)
         try selfExtend([4096], repeats: 3)
