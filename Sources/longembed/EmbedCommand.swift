@@ -49,14 +49,17 @@ struct Embed: ParsableCommand {
         let encoder = try Encoder(directory: URL(fileURLWithPath: modelOptions.model), options: options)
 
         var sink = try OutputSink(path: output, format: format, dimension: encoder.dimension)
-        let progress = Progress(total: records.count, label: "embedded")
-        var start = 0
+        let progress = ProgressLine(label: "embed", total: records.count)
+        var start = 0, tokens = 0
         while start < records.count {
             let end = min(start + batchSize, records.count)
             let batch = records[start..<end]
             let vectors = try encoder.embed(batch.map(\.text), role: role)
-            for (record, vector) in zip(batch, vectors) { try sink.write(id: record.idJSON, vector: vector) }
-            progress.update(end)
+            for (record, vector) in zip(batch, vectors) {
+                try sink.write(id: record.idJSON, vector: vector)
+                tokens += encoder.tokenCount(record.text)
+            }
+            progress.update(done: end, tokens: tokens)
             start = end
         }
         progress.finish()
@@ -181,34 +184,5 @@ enum NpyWriter {
         data.append(contentsOf: header.utf8)
         values.withUnsafeBufferPointer { data.append(UnsafeBufferPointer(start: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: UInt8.self), count: $0.count * 4)) }
         return data
-    }
-}
-
-/// A progress line on stderr: count, rate and ETA; only for runs longer than a second.
-final class Progress {
-    private let total: Int
-    private let label: String
-    private let start = Date()
-    private var lastPrint = Date.distantPast
-    private let isTerminal = isatty(2) != 0
-
-    init(total: Int, label: String) {
-        self.total = total
-        self.label = label
-    }
-
-    func update(_ done: Int) {
-        let now = Date()
-        let elapsed = now.timeIntervalSince(start)
-        guard elapsed > 1, now.timeIntervalSince(lastPrint) > (isTerminal ? 0.2 : 10) else { return }
-        lastPrint = now
-        let rate = Double(done) / elapsed
-        let eta = rate > 0 ? Double(total - done) / rate : 0
-        let line = String(format: "%@ %d/%d (%.1f/s, ETA %.0fs)", label, done, total, rate, eta)
-        FileHandle.standardError.write(Data(((isTerminal ? "\r" : "") + line + (isTerminal ? "" : "\n")).utf8))
-    }
-
-    func finish() {
-        if isTerminal && Date().timeIntervalSince(start) > 1 { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }

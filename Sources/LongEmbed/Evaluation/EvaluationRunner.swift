@@ -119,25 +119,30 @@ public final class EmbedCounter: @unchecked Sendable {
     func add(_ n: Int) { lock.lock(); value += n; lock.unlock() }
 }
 
-/// A progress line on stderr: documents, documents/s, tokens/s and ETA. Redrawn in place on a
+/// A progress line on stderr: items done, items/s, tokens/s and ETA. Redrawn in place on a
 /// terminal, printed every 10 seconds otherwise.
-final class ProgressLine {
+public final class ProgressLine {
     private let label: String
     private let total: Int
     private let start = Date()
     private var last = Date.distantPast
     private let terminal = isatty(2) != 0
+    private var printed = false
 
-    init(label: String, total: Int) {
+    /// A progress line for `total` items named `label`.
+    public init(label: String, total: Int) {
         self.label = label
         self.total = total
     }
 
-    func update(done: Int, tokens: Int) {
+    /// Reports `done` items and `tokens` tokens processed so far.
+    public func update(done: Int, tokens: Int) {
         let now = Date()
-        guard now.timeIntervalSince(last) > (terminal ? 0.25 : 10) || done == total else { return }
-        last = now
         let elapsed = max(now.timeIntervalSince(start), 1e-3)
+        // Runs shorter than a second stay quiet.
+        guard elapsed > 1, now.timeIntervalSince(last) > (terminal ? 0.25 : 10) || done == total else { return }
+        last = now
+        printed = true
         let rate = Double(done) / elapsed
         let eta = rate > 0 ? Double(total - done) / rate : 0
         let width = 24, filled = total > 0 ? width * done / total : width
@@ -147,7 +152,8 @@ final class ProgressLine {
         FileHandle.standardError.write(Data(((terminal ? "\r\u{1B}[K" : "") + line + (terminal ? "" : "\n")).utf8))
     }
 
-    func finish() {
-        if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
+    /// Ends the line.
+    public func finish() {
+        if terminal && printed { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }
