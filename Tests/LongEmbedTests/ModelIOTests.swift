@@ -73,7 +73,14 @@ enum SafeTensorsWriter {
         let tokenizer = try Tokenizer.load(directory: Self.tokenizerDir)
         let text = "malayah graves's pass key is 41906. remember it, please!"
         let ids = tokenizer.encode(text)
-        #expect(tokenizer.decode(ids) == text)
+        // tokenizers' decoder keeps "graves ' s"; transformers' whole-string cleanup joins it.
+        #expect(tokenizer.decode(ids) == "malayah graves ' s pass key is 41906. remember it, please!")
+        #expect(Tokenizer.cleanUpTokenizationSpaces(tokenizer.decode(ids)) == text)
+        // Values from tokenizers 0.23.3: the first piece keeps its "##"; per-piece cleanup.
+        #expect(tokenizer.decode([2620, 7592, 1010]) == "##8 hello,")
+        #expect(tokenizer.decode([101, 2123, 1005, 1056, 102]) == "don ' t")
+        // "##" followed by a combining mark is still a continuation piece.
+        #expect(tokenizer.decode(tokenizer.encode("हिन्दी पाठ")) == "हिनदी")
     }
 
     @Test func unsupportedOrMalformedTokenizersAreTypedErrors() throws {

@@ -133,7 +133,10 @@ public final class Encoder: TextEmbedder {
         for (d, ids) in docs.enumerated() {
             guard !ids.isEmpty else { throw .emptyInput }
             let (seqs, combo) = options.contextExtension.plan(ids: ids, geometry: geometry, retokenize: { [tokenizer] slice in
-                tokenizer.encode(tokenizer.decode(Array(slice), skipSpecialTokens: true), maxTokens: nil)
+                // Official PCW: transformers' decode (tokenizers' decoder, then its whole-string
+                // space cleanup), then a fresh tokenization.
+                tokenizer.encode(Tokenizer.cleanUpTokenizationSpaces(tokenizer.decode(Array(slice), skipSpecialTokens: true)),
+                                 maxTokens: nil)
             })
             combos.append(combo)
             for s in seqs { plans.append((d, s)) }

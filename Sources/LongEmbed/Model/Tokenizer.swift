@@ -168,25 +168,43 @@ public final class Tokenizer: Sendable {
         id >= 0 && Int(id) < idToToken.count ? idToToken[Int(id)] : nil
     }
 
-    /// Text from ids (WordPiece decoder: `##` pieces glued, spaces before punctuation cleaned).
+    /// The cleanup of the WordPiece decoder, applied to one piece of text.
+    private static let cleanupPairs = [(" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
+                                       (" 'm", "'m"), (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")]
+
+    private static func cleanUp(_ text: String) -> String {
+        var out = text
+        for (a, b) in cleanupPairs { out = out.replacingOccurrences(of: a, with: b) }
+        return out
+    }
+
+    /// Text from ids as the tokenizers library's WordPiece decoder gives it: pieces after the
+    /// first lose their `##` prefix and join the previous piece, others get a leading space
+    /// (the first piece is kept as it is, `##` included), and the decoder's cleanup runs on each
+    /// piece. The prefix is matched on bytes, so a piece like `##` + a combining mark decodes right.
     public func decode(_ ids: [Int32], skipSpecialTokens: Bool = true) -> String {
+        let prefixBytes = Array(prefix.utf8)
         var out = ""
+        var first = true
         for id in ids {
             if skipSpecialTokens && specialIDs.contains(id) { continue }
             guard let t = token(for: id) else { continue }
-            if t.hasPrefix(prefix) {
-                out += t.dropFirst(prefix.count)
+            var piece: String
+            if !first && t.utf8.starts(with: prefixBytes) {
+                piece = String(decoding: t.utf8.dropFirst(prefixBytes.count), as: UTF8.self)
             } else {
-                if !out.isEmpty { out += " " }
-                out += t
+                piece = first ? t : " " + t
             }
-        }
-        for (a, b) in [(" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
-                       (" 'm", "'m"), (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")] {
-            out = out.replacingOccurrences(of: a, with: b)
+            piece = Self.cleanUp(piece)
+            out += piece
+            first = false
         }
         return out
     }
+
+    /// transformers' `clean_up_tokenization_spaces` on a whole decoded string (what
+    /// `PreTrainedTokenizer.decode` adds on top of ``decode(_:skipSpecialTokens:)``).
+    public static func cleanUpTokenizationSpaces(_ text: String) -> String { cleanUp(text) }
 
     /// Calls `emit` with each token id of `text` (no template), splitting out added tokens first.
     private func forEachToken(_ text: String, _ emit: (Int32) -> Void) {
