@@ -39,9 +39,8 @@ struct BenchEncoder: ParsableCommand {
         }
         let url = URL(fileURLWithPath: modelOptions.model)
         print("model: \(url.lastPathComponent)  isa: \(NativeRuntime.isa)  threads: \(NativeRuntime.threads)  kernels: \(DefaultKernels.self)")
+        let lo = try ModelConfig.load(directory: url).maxPositionEmbeddings
         for n in lengths {
-            let probe = try Encoder(directory: url)
-            let lo = probe.config.maxPositionEmbeddings
             let ext: ContextExtension = n <= lo ? .none : ContextExtension(method, targetLength: n)
             let options = EncoderOptions(maxTokens: n <= lo ? n : nil, contextExtension: ext,
                                          batchTokens: max(8192, n))

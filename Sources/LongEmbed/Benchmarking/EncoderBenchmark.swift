@@ -50,12 +50,12 @@ public enum EncoderBenchmark {
     }
 
     /// Runs `repeats` timed calls (after one warm-up unless `repeats == 1`) of `batch` documents
-    /// of `tokens` tokens each through a fresh encoder built with `makeEncoder(kernels)`.
+    /// of `tokens` tokens each through one encoder built with `makeEncoder(kernels)`.
     public static func run(tokens: Int, batch: Int, repeats: Int, profile: Bool,
                            makeEncoder: (any Kernels) throws -> Encoder) throws -> EncoderBenchmarkResult {
-        let probe = try makeEncoder(DefaultKernels())
-        let profiler = ProfilingKernels(wrapping: probe.kernels, hidden: probe.config.hiddenSize)
-        let encoder = profile ? try makeEncoder(profiler) : probe
+        // One encoder (one copy of the weights), so peak RSS is the model's own.
+        let profiler = ProfilingKernels(wrapping: DefaultKernels())
+        let encoder = try makeEncoder(profile ? profiler : DefaultKernels())
         let t0 = DispatchTime.now().uptimeNanoseconds
         let ids = document(tokens: tokens, tokenizer: encoder.tokenizer)
         let tokenizeSeconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9

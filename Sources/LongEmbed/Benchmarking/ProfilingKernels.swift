@@ -18,17 +18,16 @@ public struct OperationProfile: Sendable, Equatable {
 
 /// A ``Kernels`` decorator that times every call of the wrapped implementation by operation.
 ///
-/// Linear layers are told apart by their shape: `3H` outputs are the fused QKV projection,
-/// `H -> H` the attention output projection, `H -> I` and `I -> H` the two FFN GEMMs.
+/// Linear layers are told apart by their shape: `H -> 3H` is the fused QKV projection,
+/// `H -> H` the attention output projection, a widening one the FFN up GEMM and a narrowing
+/// one the FFN down GEMM.
 public final class ProfilingKernels: Kernels {
     private let base: any Kernels
-    private let hidden: Int
     private let table = Mutex<[String: OperationProfile]>([:])
 
-    /// Wraps `base`; `hidden` is the model's hidden size (to name linear layers).
-    public init(wrapping base: any Kernels, hidden: Int) {
+    /// Wraps `base`.
+    public init(wrapping base: any Kernels) {
         self.base = base
-        self.hidden = hidden
     }
 
     /// Every operation seen so far, most expensive first.
@@ -85,9 +84,9 @@ public final class ProfilingKernels: Kernels {
     public func linear(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                        bias: UnsafePointer<Float>?, rows: Int, inFeatures: Int, outFeatures: Int) throws(KernelError) {
         let name: String
-        if outFeatures == 3 * hidden { name = "QKV GEMM" }
-        else if inFeatures == hidden && outFeatures == hidden { name = "attention output GEMM" }
-        else if inFeatures == hidden { name = "FFN up GEMM" }
+        if outFeatures == 3 * inFeatures { name = "QKV GEMM" }
+        else if outFeatures == inFeatures { name = "attention output GEMM" }
+        else if outFeatures > inFeatures { name = "FFN up GEMM" }
         else { name = "FFN down GEMM" }
         try timed(name, flops: 2 * Double(rows) * Double(inFeatures) * Double(outFeatures)) { () throws(KernelError) in
             try base.linear(y: y, x: x, weight: weight, bias: bias, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)

@@ -1,5 +1,15 @@
 import Foundation
 
+/// How a sequence's q and k are rotated (the same in every layer).
+private enum SequenceRotation {
+    /// Absolute-position model: no rotation.
+    case none
+    /// RoPE at these positions.
+    case plain([Float])
+    /// SelfExtend's normal and grouped rotations.
+    case selfExtend(SelfExtendPlanner.Positions)
+}
+
 /// Per-forward working memory, allocated once per batch (never per layer).
 private struct Workspace {
     let x: FloatBuffer        // [T, H] hidden state
@@ -32,6 +42,14 @@ extension Encoder {
             ffn: try FloatBuffer(count: total * inter),
             selfExtend: seLength > 0 ? try FloatBuffer(count: 6 * seLength * h) : nil)
 
+        // Rotation positions of each sequence, computed once for all layers.
+        let rotations: [SequenceRotation] = geometry.usesRoPE ? plans.map { plan in
+            if let se = plan.selfExtend {
+                return .selfExtend(SelfExtendPlanner.positions(length: plan.ids.count, group: se.group, window: se.window))
+            }
+            return .plain(plan.positions.map { Float($0) })
+        } : plans.map { _ in .none }
+
         try embedTokens(plans, into: ws.x)
         observe?(0, ws.x.constPointer, total * h)
 
@@ -42,8 +60,8 @@ extension Encoder {
                 try kernels.linear(y: ws.qkv.pointer, x: ws.x.constPointer, weight: layer.qkvWeight.constPointer,
                                    bias: layer.qkvBias.constPointer, rows: total, inFeatures: h, outFeatures: 3 * h)
                 var offset = 0
-                for plan in plans {
-                    try attend(plan, tokenOffset: offset, ws: ws, heads: heads, headDim: d)
+                for (plan, rotation) in zip(plans, rotations) {
+                    try attend(plan, rotation: rotation, tokenOffset: offset, ws: ws, heads: heads, headDim: d)
                     offset += plan.ids.count
                 }
                 try kernels.linear(y: ws.scratch.pointer, x: ws.context.constPointer,
@@ -119,7 +137,8 @@ extension Encoder {
     }
 
     /// RoPE (for rotary models) and attention of one sequence of the packed batch.
-    private func attend(_ plan: SequencePlan, tokenOffset: Int, ws: Workspace, heads: Int, headDim d: Int) throws(KernelError) {
+    private func attend(_ plan: SequencePlan, rotation: SequenceRotation, tokenOffset: Int, ws: Workspace,
+                        heads: Int, headDim d: Int) throws(KernelError) {
         let h = heads * d
         let n = plan.ids.count
         let row3 = 3 * h
@@ -130,9 +149,8 @@ extension Encoder {
         let scale = Float(plan.attentionFactor / Double(d).squareRoot())
         let inv = plan.inverseFrequencies ?? defaultInverseFrequencies
 
-        if let se = plan.selfExtend, geometry.usesRoPE, let buf = ws.selfExtend {
+        if case .selfExtend(let pos) = rotation, let buf = ws.selfExtend {
             // SelfExtend (LongEmbed Sec. 3.3, bidirectional): six rotated views of q and k.
-            let pos = SelfExtendPlanner.positions(length: n, group: se.group, window: se.window)
             let views = (0..<6).map { buf.pointer + $0 * n * h }
             for r in 0..<n {
                 let src = q + r * row3
@@ -158,8 +176,7 @@ extension Encoder {
             return
         }
 
-        if geometry.usesRoPE {
-            let positions = plan.positions.map { Float($0) }
+        if case .plain(let positions) = rotation {
             try rope(q, k, RoPEShape(tokens: n, heads: heads, headDim: d, qStride: row3, kStride: row3), positions, inv)
         }
         let shape = AttentionShape(queries: n, keys: n, heads: heads, headDim: d, qStride: row3, kStride: row3,
