@@ -13,10 +13,12 @@ int omp_get_max_threads(void);
 #define CK_PARALLEL_FOR_IF(cond) CK_PRAGMA(omp parallel for schedule(static) if (cond))
 static inline int ck_thread_id(void) { return omp_get_thread_num(); }
 static inline int ck_max_threads(void) { return omp_get_max_threads(); }
+static inline int ck_team_size(void) { return omp_get_num_threads(); }
 #else
 #define CK_PARALLEL_FOR_IF(cond)
 static inline int ck_thread_id(void) { return 0; }
 static inline int ck_max_threads(void) { return 1; }
+static inline int ck_team_size(void) { return 1; }
 #endif
 
 #endif

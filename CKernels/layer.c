@@ -4,6 +4,7 @@
 #include "CKernels.h"
 #include "ck_internal.h"
 #include "ck_parallel.h"
+#include "ck_exp_avx2.h"
 
 #include <cblas.h>
 #include <immintrin.h>
@@ -95,18 +96,87 @@ ck_status ck_add_bias_residual_f32(float *x, const float *bias, const float *res
     return CK_OK;
 }
 
-/* ---- bias + exact GELU: 0.5 x (1 + erf(x / sqrt 2)), erf in fp32 libm (<= 1 ulp class) ---- */
+/* ---- bias + exact GELU: x Phi(x), Phi(x) = 0.5 (1 + erf(x / sqrt 2)) = 0.5 erfc(-x / sqrt 2) ---- */
+
+static void ck_bias_gelu_row_scalar(float *x, const float *bias, int64_t cols, int64_t c) {
+    for (; c < cols; c++) {
+        float v = x[c] + (bias ? bias[c] : 0.0f);
+        x[c] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    }
+}
+
+/* Phi through erfc(z), z = |x| / sqrt 2 >= 0, with the Chebyshev-fitted form
+   erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z/2), P of degree 9 (fractional error < 1.2e-7;
+   Press et al., Numerical Recipes, 2nd ed., Sec. 6.2): Phi = 1 - erfc/2 for x >= 0, erfc/2
+   below, so the negative tail keeps its relative accuracy (exp adds <= 2e-6). */
+CK_AVX2 static void ck_bias_gelu_row_avx2(float *x, const float *bias, int64_t cols) {
+    const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+    const __m256 rsqrt2 = _mm256_set1_ps(0.70710678118654752f);
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    int64_t c = 0;
+    for (; c + 8 <= cols; c += 8) {
+        __m256 v = _mm256_loadu_ps(x + c);
+        if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + c));
+        __m256 z = _mm256_mul_ps(_mm256_andnot_ps(sign, v), rsqrt2);
+        __m256 t = _mm256_div_ps(one, _mm256_fmadd_ps(half, z, one));
+        __m256 p = _mm256_set1_ps(0.17087277f);
+        p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.82215223f));
+        p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.48851587f));
+        p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.13520398f));
+        p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.27886807f));
+        p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-0.18628806f));
+        p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.09678418f));
+        p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(0.37409196f));
+        p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(1.00002368f));
+        p = _mm256_fmadd_ps(p, t, _mm256_set1_ps(-1.26551223f));
+        __m256 arg = _mm256_fnmadd_ps(z, z, p);
+        __m256 half_erfc = _mm256_mul_ps(_mm256_mul_ps(half, t), ck_exp_avx2(arg));
+        __m256 neg = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ);
+        __m256 phi = _mm256_blendv_ps(_mm256_sub_ps(one, half_erfc), half_erfc, neg);
+        _mm256_storeu_ps(x + c, _mm256_mul_ps(v, phi));
+    }
+    ck_bias_gelu_row_scalar(x, bias, cols, c);
+}
 
 ck_status ck_bias_gelu_f32(float *x, const float *bias, int64_t rows, int64_t cols) {
     ck_status s = ck_check_matrix(x, rows, cols);
     if (s != CK_OK) return s;
+    int avx2 = ck_use_avx2();
     CK_PARALLEL_FOR_IF(rows * cols >= CK_PARALLEL_MIN_WORK)
     for (int64_t r = 0; r < rows; r++) {
-        float *xr = x + r * cols;
+        if (avx2) ck_bias_gelu_row_avx2(x + r * cols, bias, cols);
+        else ck_bias_gelu_row_scalar(x + r * cols, bias, cols, 0);
+    }
+    return CK_OK;
+}
+
+/* ---- y = LayerNorm(x + bias + residual): the sum is formed once, into y, then normalized ---- */
+
+ck_status ck_bias_residual_layernorm_f32(float *y, const float *x, const float *bias, const float *residual,
+                                         const float *gamma, const float *beta, int64_t rows, int64_t cols,
+                                         float eps) {
+    ck_status s = ck_check_matrix(x, rows, cols);
+    if (s != CK_OK) return s;
+    if (!y || !gamma || !beta) return CK_ERR_NULL_POINTER;
+    if (!(eps > 0.0f) || !isfinite(eps)) return CK_ERR_INVALID_VALUE;
+    int avx2 = ck_use_avx2();
+    CK_PARALLEL_FOR_IF(rows * cols >= CK_PARALLEL_MIN_WORK)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * cols, *rr = residual ? residual + r * cols : NULL;
+        float *yr = y + r * cols;
+        double sum = 0.0, sq = 0.0;
         for (int64_t c = 0; c < cols; c++) {
-            float v = xr[c] + (bias ? bias[c] : 0.0f);
-            xr[c] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+            float v = xr[c];
+            if (bias) v += bias[c];
+            if (rr) v += rr[c];
+            yr[c] = v;
+            sum += v;
         }
+        double mean = sum / (double)cols;
+        for (int64_t c = 0; c < cols; c++) { double d = yr[c] - mean; sq += d * d; }
+        double inv = 1.0 / sqrt(sq / (double)cols + (double)eps);
+        if (avx2) ck_layernorm_row_avx2(yr, yr, gamma, beta, cols, mean, inv);
+        else ck_layernorm_row_scalar(yr, yr, gamma, beta, cols, mean, inv, 0);
     }
     return CK_OK;
 }
@@ -157,6 +227,22 @@ ck_status ck_l2_normalize_f32(float *x, int64_t rows, int64_t cols) {
 
 /* ---- GEMMs through OpenBLAS ---- */
 
+/* One cblas_sgemm call on the block [r0, r0 + rows) x [c0, c0 + cols) of C. */
+static void ck_sgemm_block(int trans_a, int trans_b, int64_t r0, int64_t rows, int64_t c0, int64_t cols,
+                           int64_t k, float alpha, const float *a, int64_t lda, const float *b, int64_t ldb,
+                           float beta, float *c, int64_t ldc) {
+    const float *ab = trans_a ? a + r0 : a + r0 * lda;
+    const float *bb = trans_b ? b + c0 * ldb : b + c0;
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+                (int)rows, (int)cols, (int)k, alpha, ab, (int)lda, bb, (int)ldb, beta, c + r0 * ldc + c0, (int)ldc);
+}
+
+/* Multiply-adds below which a GEMM runs on the calling thread. */
+#define CK_GEMM_PARALLEL_MIN ((int64_t)1 << 21)
+
+/* In OpenMP builds OpenBLAS runs single-threaded (runtime.c) and the OpenMP team splits C into
+   row (or, for wide short products, column) blocks of multiples of 16, one cblas_sgemm each:
+   the only threads are the team's, so no BLAS worker spins beside the next kernel. */
 ck_status ck_sgemm_f32(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                        const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                        float *c, int64_t ldc) {
@@ -165,8 +251,25 @@ ck_status ck_sgemm_f32(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k
     if (lda < (trans_a ? m : k) || ldb < (trans_b ? k : n) || ldc < n) return CK_ERR_INVALID_SHAPE;
     if (m > INT32_MAX || n > INT32_MAX || k > INT32_MAX || lda > INT32_MAX || ldb > INT32_MAX || ldc > INT32_MAX)
         return CK_ERR_UNSUPPORTED;
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                (int)m, (int)n, (int)k, alpha, a, (int)lda, b, (int)ldb, beta, c, (int)ldc);
+    const int threads = ck_max_threads();
+    const int by_rows = m >= n || m >= 64 * (int64_t)threads;
+    const int64_t len = by_rows ? m : n;
+    if (threads < 2 || m * n * k < CK_GEMM_PARALLEL_MIN || len < 32) {
+        ck_sgemm_block(trans_a, trans_b, 0, m, 0, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return CK_OK;
+    }
+#ifdef CK_USE_OPENMP
+#pragma omp parallel
+#endif
+    {
+        const int64_t nt = ck_team_size(), t = ck_thread_id();
+        const int64_t chunk = ((len + nt - 1) / nt + 15) & ~(int64_t)15;
+        const int64_t s0 = t * chunk, s1 = s0 + chunk < len ? s0 + chunk : len;
+        if (s0 < s1) {
+            if (by_rows) ck_sgemm_block(trans_a, trans_b, s0, s1 - s0, 0, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            else ck_sgemm_block(trans_a, trans_b, 0, m, s0, s1 - s0, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        }
+    }
     return CK_OK;
 }
 

@@ -33,6 +33,11 @@ static int ck_forced_scalar = 0;
    Runs at load time, before the OpenMP runtime reads its environment. */
 __attribute__((constructor)) static void ck_default_wait_policy(void) {
     setenv("OMP_WAIT_POLICY", "passive", 0);
+#ifdef CK_USE_OPENMP
+    /* GEMMs are split over the OpenMP team (layer.c); OpenBLAS' own pthreads would otherwise
+       spin for up to ~2^28 cycles after each call, on the cores the next kernel needs. */
+    openblas_set_num_threads(1);
+#endif
 }
 
 static int ck_cpu_has_avx2_fma(void) {
@@ -77,8 +82,9 @@ ck_status ck_set_num_threads(int n) {
     if (n < 1) return CK_ERR_INVALID_VALUE;
 #ifdef CK_USE_OPENMP
     omp_set_num_threads(n);
-#endif
+#else
     openblas_set_num_threads(n);
+#endif
     return CK_OK;
 }
 

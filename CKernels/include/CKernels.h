@@ -51,7 +51,8 @@ const char *ck_isa_name(ck_isa isa);
 
 /* Threads used by the OpenMP-parallel kernels. 1 when built without OpenMP. */
 int ck_get_num_threads(void);
-/* Set the OpenMP thread count (n >= 1); also sets OpenBLAS' thread count. No-op without OpenMP. */
+/* Set the thread count (n >= 1): the OpenMP team's with OpenMP (OpenBLAS then stays
+   single-threaded and GEMMs are split over the team), OpenBLAS' own without. */
 ck_status ck_set_num_threads(int n);
 /* 1 when compiled with OpenMP, else 0. */
 int ck_openmp_enabled(void);
@@ -161,9 +162,17 @@ ck_status ck_layernorm_f32(float *y, const float *x, const float *gamma, const f
 ck_status ck_add_bias_residual_f32(float *x, const float *bias, const float *residual,
                                    int64_t rows, int64_t cols);
 
-/* x = gelu(x + bias), exact erf form 0.5 * x * (1 + erf(x / sqrt(2))), in place.
-   bias may be NULL. x: [rows, cols]; bias: [cols]. */
+/* x = gelu(x + bias), exact erf form 0.5 * x * (1 + erf(x / sqrt(2))) = x * Phi(x), in place.
+   bias may be NULL. x: [rows, cols]; bias: [cols]. The AVX2 path evaluates Phi through erfc
+   (relative error <= 3e-6 over the whole range, tails included); the scalar path uses erff. */
 ck_status ck_bias_gelu_f32(float *x, const float *bias, int64_t rows, int64_t cols);
+
+/* y = LayerNorm(x + bias + residual) * gamma + beta per row, one pass over x (the BERT
+   sub-layer epilogue). bias and residual may be NULL; y may equal x or residual.
+   x, residual, y: [rows, cols]; bias, gamma, beta: [cols]; eps > 0. */
+ck_status ck_bias_residual_layernorm_f32(float *y, const float *x, const float *bias, const float *residual,
+                                         const float *gamma, const float *beta, int64_t rows, int64_t cols,
+                                         float eps);
 
 typedef enum ck_pooling {
     CK_POOL_MEAN = 0,  /* mean over tokens with mask != 0 */
@@ -185,7 +194,8 @@ ck_status ck_linear_f32(float *y, const float *x, const float *w, const float *b
                         int64_t rows, int64_t in_features, int64_t out_features);
 
 /* C[m, n] = alpha * op(A) op(B) + beta * C, row-major, op = transpose when trans_* != 0.
-   lda/ldb/ldc are row strides. Thin wrapper over cblas_sgemm (for benchmarks and tests). */
+   lda/ldb/ldc are row strides. OpenBLAS cblas_sgemm; with OpenMP, blocks of C are split over
+   the team (one single-threaded cblas_sgemm per thread). */
 ck_status ck_sgemm_f32(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                        const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                        float *c, int64_t ldc);

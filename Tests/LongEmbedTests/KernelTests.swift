@@ -282,6 +282,20 @@ struct SelfExtendCase {
             var gl = x
             try k.biasGELU(x: &gl, bias: b, rows: rows, cols: cols)
             outs.append(gl)
+            // The fused sub-layer epilogue, with each optional operand present and absent,
+            // and in place over the residual (as the encoder calls it).
+            for (useBias, useResidual) in [(true, true), (false, true), (true, false)] {
+                var yl = [Float](repeating: .nan, count: rows * cols)
+                try k.biasResidualLayerNorm(y: &yl, x: x, bias: useBias ? b : nil, residual: useResidual ? r : nil,
+                                            gamma: g, beta: b, rows: rows, cols: cols, eps: 1e-12)
+                outs.append(yl)
+            }
+            var inPlace = r
+            try inPlace.withUnsafeMutableBufferPointer { rp throws(KernelError) in
+                try k.biasResidualLayerNorm(y: rp.baseAddress!, x: x, bias: b, residual: UnsafePointer(rp.baseAddress!),
+                                            gamma: g, beta: b, rows: rows, cols: cols, eps: 1e-12)
+            }
+            outs.append(inPlace)
             for mode in Pooling.allCases {
                 var p = [Float](repeating: 0, count: cols)
                 try k.pool(out: &p, x: x, mask: mask, rows: rows, cols: cols, mode: mode)
@@ -299,12 +313,88 @@ struct SelfExtendCase {
             return outs
         }
         let ref = try all(ReferenceKernels())
-        let names = ["layerNorm", "addBiasResidual", "addResidual", "biasGELU", "pool mean", "pool cls", "pool last", "l2Normalize", "linear"]
+        let names = ["layerNorm", "addBiasResidual", "addResidual", "biasGELU", "biasResidualLayerNorm", "residualLayerNorm",
+                     "biasLayerNorm", "biasResidualLayerNorm in place", "pool mean", "pool cls", "pool last", "l2Normalize", "linear"]
         for variant in Variant.all {
             let out = try withKernelMode(scalar: variant.scalar, threads: variant.threads) { try all(NativeKernels()) }
             for (i, name) in names.enumerated() {
                 let e = TestSupport.nmse(ref[i], out[i])
                 #expect(e <= 1e-10, "\(name) \(rows)x\(cols) \(variant.testDescription): nmse \(e)")
+            }
+        }
+    }
+
+    /// GELU against the double-precision definition x Phi(x) on a dense sweep of [-13, 13]:
+    /// the AVX2 path keeps relative accuracy in the negative tail (erfc form), the scalar
+    /// fallback (1 + erff) is held to an absolute bound there.
+    @Test func geluMatchesDoubleOnADenseSweep() throws {
+        let n = 520_001
+        let xs = (0..<n).map { Float(-13 + 26 * Double($0) / Double(n - 1)) }
+        for scalar in [false, true] {
+            var ys = xs
+            try withKernelMode(scalar: scalar, threads: 2) {
+                try NativeKernels().biasGELU(x: &ys, bias: nil, rows: 1, cols: n)
+            }
+            var worstRel = 0.0, worstAbs = 0.0
+            for (x, y) in zip(xs, ys) {
+                let ref = Double(x) * 0.5 * erfc(-Double(x) / 2.0.squareRoot())
+                let err = abs(Double(y) - ref)
+                // Relative bound 3e-6, widened in the negative tail by the conditioning of
+                // Phi there: z = fl(|x| fl(1/sqrt 2)) carries two fp32 roundings (<= 1.2e-7
+                // relative), which move exp(-z^2) by up to z^2 * 2.4e-7.
+                let allowed = 3e-6 + 2.4e-7 * Double(x) * Double(x) / 2
+                if abs(ref) > 1e-30 { worstRel = max(worstRel, err / abs(ref) / allowed) }
+                worstAbs = max(worstAbs, err / max(1, abs(Double(x))))
+            }
+            if scalar {
+                #expect(worstAbs <= 4e-7, "scalar: max abs error \(worstAbs)")
+            } else {
+                #expect(worstRel <= 1, "avx2: max relative error \(worstRel) x the allowed bound")
+            }
+        }
+        // Bias is added before the activation; odd widths exercise the scalar tail.
+        var row: [Float] = [-1, 0, 1, 2, 3]
+        try NativeKernels().biasGELU(x: &row, bias: [1, 0, -1, -2, -3], rows: 1, cols: 5)
+        #expect(row == [0, 0, 0, 0, 0])
+    }
+
+    /// `ck_sgemm_f32` splits C over the OpenMP team by rows or by columns above a size
+    /// threshold: every transpose combination, padded leading dimensions and beta != 0 at
+    /// 1 and 2 threads against a double-precision loop.
+    @Test(arguments: [(70, 200, 160), (300, 50, 150), (1, 1, 1), (33, 17, 9), (129, 130, 131)])
+    func sgemmBlocksMatchOracle(m: Int, n: Int, k: Int) throws {
+        for transA in [0, 1] {
+            for transB in [0, 1] {
+                let (ar, ac) = transA == 1 ? (k, m) : (m, k)
+                let (br, bc) = transB == 1 ? (n, k) : (k, n)
+                let lda = ac + 3, ldb = bc + 5, ldc = n + 7
+                let a = TestSupport.randomFloats(ar * lda, seed: UInt64(m + transA))
+                let b = TestSupport.randomFloats(br * ldb, seed: UInt64(n + 10 * transB))
+                let c0 = TestSupport.randomFloats(m * ldc, seed: 5)
+                var ref = c0
+                for i in 0..<m {
+                    for j in 0..<n {
+                        var acc = 0.0
+                        for p in 0..<k {
+                            let av = transA == 1 ? a[p * lda + i] : a[i * lda + p]
+                            let bv = transB == 1 ? b[j * ldb + p] : b[p * ldb + j]
+                            acc += Double(av) * Double(bv)
+                        }
+                        ref[i * ldc + j] = Float(0.5 * acc + 0.25 * Double(c0[i * ldc + j]))
+                    }
+                }
+                for threads in [1, 2] {
+                    var c = c0
+                    let status = try withKernelMode(scalar: false, threads: threads) {
+                        ck_sgemm_f32(Int32(transA), Int32(transB), Int64(m), Int64(n), Int64(k), 0.5, a, Int64(lda),
+                                     b, Int64(ldb), 0.25, &c, Int64(ldc))
+                    }
+                    #expect(status == CK_OK)
+                    let e = TestSupport.nmse(ref, c)
+                    #expect(e <= 1e-10, "\(m)x\(n)x\(k) tA\(transA) tB\(transB) \(threads) thread(s): nmse \(e)")
+                    // Padding columns of C are never written.
+                    for i in 0..<m { #expect(Array(c[(i * ldc + n)..<((i + 1) * ldc)]) == Array(c0[(i * ldc + n)..<((i + 1) * ldc)])) }
+                }
             }
         }
     }

@@ -100,6 +100,15 @@ public final class ProfilingKernels: Kernels {
         }
     }
 
+    public func biasResidualLayerNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                      residual: UnsafePointer<Float>?, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+                                      rows: Int, cols: Int, eps: Float) throws(KernelError) {
+        try timed("LayerNorm + residual") { () throws(KernelError) in
+            try base.biasResidualLayerNorm(y: y, x: x, bias: bias, residual: residual, gamma: gamma, beta: beta,
+                                           rows: rows, cols: cols, eps: eps)
+        }
+    }
+
     public func addBiasResidual(x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
                                 residual: UnsafePointer<Float>?, rows: Int, cols: Int) throws(KernelError) {
         try timed("LayerNorm + residual") { () throws(KernelError) in

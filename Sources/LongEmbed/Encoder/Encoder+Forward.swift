@@ -65,23 +65,24 @@ extension Encoder {
                     offset += plan.ids.count
                 }
                 try kernels.linear(y: ws.scratch.pointer, x: ws.context.constPointer,
-                                   weight: layer.attentionOutWeight.constPointer, bias: layer.attentionOutBias.constPointer,
+                                   weight: layer.attentionOutWeight.constPointer, bias: nil,
                                    rows: total, inFeatures: h, outFeatures: h)
-                try kernels.addBiasResidual(x: ws.scratch.pointer, bias: nil, residual: ws.x.constPointer, rows: total, cols: h)
-                try kernels.layerNorm(y: ws.x.pointer, x: ws.scratch.constPointer, gamma: layer.attentionNormGamma.constPointer,
-                                      beta: layer.attentionNormBeta.constPointer, rows: total, cols: h,
-                                      eps: Float(config.layerNormEps))
+                try kernels.biasResidualLayerNorm(y: ws.x.pointer, x: ws.scratch.constPointer,
+                                                  bias: layer.attentionOutBias.constPointer, residual: ws.x.constPointer,
+                                                  gamma: layer.attentionNormGamma.constPointer,
+                                                  beta: layer.attentionNormBeta.constPointer, rows: total, cols: h,
+                                                  eps: Float(config.layerNormEps))
                 // Feed-forward block: W1 + bias + exact GELU, W2 + bias + residual, LayerNorm.
                 try kernels.linear(y: ws.ffn.pointer, x: ws.x.constPointer, weight: layer.intermediateWeight.constPointer,
                                    bias: nil, rows: total, inFeatures: h, outFeatures: inter)
                 try kernels.biasGELU(x: ws.ffn.pointer, bias: layer.intermediateBias.constPointer, rows: total, cols: inter)
                 try kernels.linear(y: ws.scratch.pointer, x: ws.ffn.constPointer, weight: layer.outputWeight.constPointer,
                                    bias: nil, rows: total, inFeatures: inter, outFeatures: h)
-                try kernels.addBiasResidual(x: ws.scratch.pointer, bias: layer.outputBias.constPointer,
-                                            residual: ws.x.constPointer, rows: total, cols: h)
-                try kernels.layerNorm(y: ws.x.pointer, x: ws.scratch.constPointer, gamma: layer.outputNormGamma.constPointer,
-                                      beta: layer.outputNormBeta.constPointer, rows: total, cols: h,
-                                      eps: Float(config.layerNormEps))
+                try kernels.biasResidualLayerNorm(y: ws.x.pointer, x: ws.scratch.constPointer,
+                                                  bias: layer.outputBias.constPointer, residual: ws.x.constPointer,
+                                                  gamma: layer.outputNormGamma.constPointer,
+                                                  beta: layer.outputNormBeta.constPointer, rows: total, cols: h,
+                                                  eps: Float(config.layerNormEps))
                 observe?(li + 1, ws.x.constPointer, total * h)
             }
         } catch {

@@ -171,6 +171,11 @@ public protocol LayerKernels: Sendable {
     /// `x += bias (per column) + residual`, in place; either may be `nil`.
     func addBiasResidual(x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
                          residual: UnsafePointer<Float>?, rows: Int, cols: Int) throws(KernelError)
+    /// `y = LayerNorm(x + bias + residual)` with affine `gamma`, `beta`, in one pass: the BERT
+    /// sub-layer epilogue. `bias` and `residual` may be `nil`; `y` may equal `x` or `residual`.
+    func biasResidualLayerNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                               residual: UnsafePointer<Float>?, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+                               rows: Int, cols: Int, eps: Float) throws(KernelError)
     /// `x = gelu(x + bias)` with the exact erf GELU, in place; `bias` may be `nil`.
     func biasGELU(x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, rows: Int, cols: Int) throws(KernelError)
     /// Pools `x[rows, cols]` under `mask[rows]` (nil: all tokens) into `out[cols]`.

@@ -54,6 +54,13 @@ extension NativeKernels: LayerKernels {
         try checkStatus(ck_add_bias_residual_f32(x, bias, residual, Int64(rows), Int64(cols)), "addBiasResidual")
     }
 
+    public func biasResidualLayerNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                      residual: UnsafePointer<Float>?, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+                                      rows: Int, cols: Int, eps: Float) throws(KernelError) {
+        try checkStatus(ck_bias_residual_layernorm_f32(y, x, bias, residual, gamma, beta, Int64(rows), Int64(cols), eps),
+                        "biasResidualLayerNorm")
+    }
+
     public func biasGELU(x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, rows: Int, cols: Int) throws(KernelError) {
         try checkStatus(ck_bias_gelu_f32(x, bias, Int64(rows), Int64(cols)), "biasGELU")
     }

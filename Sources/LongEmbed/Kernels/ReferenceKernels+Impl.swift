@@ -150,6 +150,25 @@ extension ReferenceKernels: LayerKernels {
         }
     }
 
+    public func biasResidualLayerNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                                      residual: UnsafePointer<Float>?, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+                                      rows: Int, cols: Int, eps: Float) throws(KernelError) {
+        try KernelChecks.positive("biasResidualLayerNorm", ["rows": rows, "cols": cols])
+        if !(eps > 0) || !eps.isFinite { throw .invalidValue(operation: "biasResidualLayerNorm", detail: "eps must be positive") }
+        var sum = [Float](repeating: 0, count: cols)
+        for r in 0..<rows {
+            for c in 0..<cols {
+                var v = Double(x[r * cols + c])
+                if let bias { v += Double(bias[c]) }
+                if let residual { v += Double(residual[r * cols + c]) }
+                sum[c] = Float(v)
+            }
+            try sum.withUnsafeBufferPointer { s throws(KernelError) in
+                try layerNorm(y: y + r * cols, x: s.baseAddress!, gamma: gamma, beta: beta, rows: 1, cols: cols, eps: eps)
+            }
+        }
+    }
+
     public func addBiasResidual(x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
                                 residual: UnsafePointer<Float>?, rows: Int, cols: Int) throws(KernelError) {
         try KernelChecks.positive("addBiasResidual", ["rows": rows, "cols": cols])
