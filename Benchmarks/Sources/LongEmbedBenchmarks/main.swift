@@ -4,7 +4,7 @@
 //
 //   swift run -c release LongEmbedBenchmarks                 # all suites, quick sizes
 //   swift run -c release LongEmbedBenchmarks attention-32k   # the README's 32k figures
-//   swift run -c release LongEmbedBenchmarks attention-once 4096   # one call (for callgrind)
+//   swift run -c release LongEmbedBenchmarks attention-once 4096 2 # one call, L heads (callgrind)
 import Dispatch
 import Foundation
 import LongEmbed
@@ -71,13 +71,15 @@ do {
         try attention([32768], headDims: [64, 32], repeats: 3)
         try selfExtend([32768], repeats: 3)
     case "attention-once":
-        // One plain attention call, for instruction counting under callgrind.
+        // One plain attention call (L tokens, h heads, d = 32), for instruction counting under
+        // callgrind. The count is linear in the heads, so few heads keep valgrind's run short.
         let n = args.count > 1 ? Int(args[1]) ?? 4096 : 4096
-        let row = 12 * 32
+        let h = args.count > 2 ? Int(args[2]) ?? 12 : 12
+        let row = h * 32
         let q = (0..<(n * row)).map { Float(($0 * 7919) % 2003) / 1001.5 - 1 }
         let k = (0..<(n * row)).map { Float(($0 * 104_729) % 1999) / 999.5 - 1 }
         var out = [Float](repeating: 0, count: n * row)
-        try NativeKernels().attention(shape: AttentionShape(queries: n, keys: n, heads: 12, headDim: 32), q: q, k: k, v: q, out: &out)
+        try NativeKernels().attention(shape: AttentionShape(queries: n, keys: n, heads: h, headDim: 32), q: q, k: k, v: q, out: &out)
         print(out[0])
     case "all":
         try attention([1024, 4096], headDims: [64, 32], repeats: 3)
@@ -85,7 +87,7 @@ do {
         try tokenizer(model: model)
         try encoder(model: model, lengths: [512, 2048])
     default:
-        print("suites: all, attention-32k, attention-once [L]")
+        print("suites: all, attention-32k, attention-once [L [heads]]")
     }
 } catch {
     FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
