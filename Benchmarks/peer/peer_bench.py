@@ -1,0 +1,344 @@
+"""Side-by-side timing of the LongEmbed encoder against PyTorch (transformers, SDPA attention)
+and ONNX Runtime (fused attention) on the same model folder, text, threads and position table.
+
+Run through Benchmarks/peer.sh, which builds `longembed` and the peer venv. Every engine runs in
+its own process (so each reports its own peak RSS and owns its threads), the engines take turns
+round by round, and every ratio is taken within one round, then the median over rounds is
+reported: on a shared machine whose speed drifts, a ratio is only meaningful within one round.
+
+    python peer_bench.py run --longembed .build/release/longembed --model .models/all-MiniLM-L6-v2 \
+        --cases 512x32,8192,32768 --threads 2 --rounds 3
+
+Positions past the model's table (Lo = 512 for MiniLM) use linear position interpolation as the
+encoder does (LongEmbed Sec. 3.2): s = ceil(N / Lo), token i reads row i / s of the table,
+fractional rows interpolate the two neighbours (in double), past the last row the last row; the
+attention logits are scaled by max(1, ln N / ln Lo) (computed in fp32), which the peers apply by
+scaling the query projection.
+"""
+import argparse
+import json
+import math
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+FILLER = ("The grass is green. The sky is blue. The sun is yellow. Here we go. "
+          "There and back again. ")
+
+
+def document_text(tokenizer, tokens):
+    per = max(1, len(tokenizer(FILLER, add_special_tokens=False)["input_ids"]))
+    return FILLER * (tokens // per + 2)
+
+
+def peak_rss_mib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# ---------------------------------------------------------------------------------------------
+# PyTorch model with the encoder's position interpolation and attention scaling
+
+def build_torch_model(model_dir, tokens, attention="sdpa"):
+    import numpy as np
+    import torch
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(model_dir, attn_implementation=attention, dtype=torch.float32)
+    model.eval()
+    lo = model.config.max_position_embeddings
+    if tokens > lo:
+        table = model.embeddings.position_embeddings.weight.detach().numpy().astype(np.float64)
+        s = math.ceil(tokens / lo)
+        p = np.minimum(np.arange(tokens, dtype=np.float64) / s, lo - 1)
+        low = np.floor(p).astype(np.int64)
+        high = np.minimum(low + 1, lo - 1)
+        f = (p - low)[:, None]
+        rows = (1 - f) * table[low] + f * table[high]
+        emb = torch.nn.Embedding(tokens, table.shape[1])
+        emb.weight.data = torch.from_numpy(rows.astype(np.float32))
+        model.embeddings.position_embeddings = emb
+        model.config.max_position_embeddings = tokens
+        # Attention scaling (LongEmbed, on by default): q *= max(1, ln n / ln Lo), in fp32.
+        factor = max(np.float32(1), np.float32(math.log(tokens)) / np.float32(math.log(lo)))
+        with torch.no_grad():
+            for layer in model.encoder.layer:
+                layer.attention.self.query.weight.mul_(float(factor))
+                layer.attention.self.query.bias.mul_(float(factor))
+    return model
+
+
+def model_inputs(tokenizer, tokens, batch):
+    import torch
+    enc = tokenizer(document_text(tokenizer, tokens), truncation=True, max_length=tokens, return_tensors="pt")
+    ids = enc["input_ids"].repeat(batch, 1)
+    n = ids.shape[1]
+    return {
+        "input_ids": ids,
+        "attention_mask": torch.ones_like(ids),
+        "token_type_ids": torch.zeros_like(ids),
+        "position_ids": torch.arange(n, dtype=torch.int64)[None, :].repeat(batch, 1),
+    }
+
+
+def mean_pool_normalize(hidden):
+    import numpy as np
+    v = hidden.astype(np.float64).mean(axis=1)
+    return (v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def time_calls(call, repeats):
+    if repeats > 1:
+        call()
+    seconds = []
+    out = None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = call()
+        seconds.append(time.perf_counter() - t0)
+    return seconds, out
+
+
+def worker_torch(args):
+    import numpy as np
+    import torch
+    from transformers import AutoTokenizer
+
+    torch.set_num_threads(args.threads)
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    model = build_torch_model(args.model, args.tokens)
+    inputs = model_inputs(tokenizer, args.tokens, args.batch)
+
+    def call():
+        with torch.inference_mode():
+            hidden = model(**inputs).last_hidden_state
+            return mean_pool_normalize(hidden.numpy())
+
+    seconds, emb = time_calls(call, args.repeats)
+    np.save(args.embedding, emb[:1])
+    return {"engine": "torch", "version": torch.__version__, "seconds": seconds,
+            "tokens": int(inputs["input_ids"].shape[1]), "peak_rss_mib": peak_rss_mib()}
+
+
+def export_onnx(args):
+    """Exports the (extended) model once per length with dynamic batch and sequence axes, then
+    fuses attention with onnxruntime.transformers' BERT optimizer. Cached beside the venv."""
+    import torch
+    from transformers import AutoTokenizer
+
+    cache = os.path.join(args.cache, f"minilm_{os.path.basename(os.path.normpath(args.model))}_{args.tokens}")
+    fused = cache + ".fused.onnx"
+    if os.path.exists(fused):
+        return fused
+    os.makedirs(args.cache, exist_ok=True)
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    # The eager attention graph is the pattern onnxruntime's optimizer fuses into its Attention op.
+    model = build_torch_model(args.model, args.tokens, attention="eager")
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids, position_ids):
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                              position_ids=position_ids).last_hidden_state
+
+    example = model_inputs(tokenizer, 16, 1)
+    names = ["input_ids", "attention_mask", "token_type_ids", "position_ids"]
+    raw = cache + ".onnx"
+    with torch.no_grad():
+        torch.onnx.export(Wrapped(model), tuple(example[k] for k in names), raw, input_names=names,
+                          output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+                          dynamic_axes={k: {0: "batch", 1: "sequence"} for k in names}
+                          | {"last_hidden_state": {0: "batch", 1: "sequence"}})
+    from onnxruntime.transformers.optimizer import optimize_model
+    cfg = model.config
+    opt = optimize_model(raw, model_type="bert", num_heads=cfg.num_attention_heads, hidden_size=cfg.hidden_size)
+    opt.save_model_to_file(fused + ".tmp")
+    os.replace(fused + ".tmp", fused)
+    return fused
+
+
+def worker_onnx(args):
+    import numpy as np
+    import onnxruntime as ort
+    from transformers import AutoTokenizer
+
+    path = export_onnx(args)
+    if args.prepare_only:
+        return {"engine": "onnx", "prepared": path}
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = args.threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    ops = {}
+    import onnx
+    for node in onnx.load(path, load_external_data=False).graph.node:
+        ops[node.op_type] = ops.get(node.op_type, 0) + 1
+    tokenizer = AutoTokenizer.from_pretrained(args.model)
+    inputs = model_inputs(tokenizer, args.tokens, args.batch)
+    wanted = {i.name for i in session.get_inputs()}
+    feed = {k: v.numpy() for k, v in inputs.items() if k in wanted}
+
+    def call():
+        return mean_pool_normalize(session.run(None, feed)[0])
+
+    seconds, emb = time_calls(call, args.repeats)
+    np.save(args.embedding, emb[:1])
+    return {"engine": "onnx", "version": ort.__version__, "seconds": seconds,
+            "tokens": int(inputs["input_ids"].shape[1]), "peak_rss_mib": peak_rss_mib(),
+            "fused_attention_nodes": ops.get("Attention", 0) + ops.get("MultiHeadAttention", 0)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Orchestrator
+
+def run_ours(args, tokens, batch, repeats, embedding):
+    cmd = [args.longembed, "bench", "encoder", "--model", args.model, "--tokens", str(tokens),
+           "--batch", str(batch), "--repeats", str(repeats), "--threads", str(args.threads)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    m = re.search(r"median ([0-9.]+) s.*peak RSS ([0-9]+) MiB", out)
+    if not m:
+        raise RuntimeError(f"unexpected output from {' '.join(cmd)}:\n{out}")
+    seconds = float(m.group(1))
+    result = {"engine": "ours", "seconds": [seconds], "peak_rss_mib": float(m.group(2))}
+    if embedding:
+        # The same text through `longembed embed`, for the parity check.
+        from transformers import AutoTokenizer
+        tokenizer = AutoTokenizer.from_pretrained(args.model)
+        with tempfile.TemporaryDirectory() as tmp:
+            text = os.path.join(tmp, "doc.txt")
+            with open(text, "w") as f:
+                f.write(document_text(tokenizer, tokens).strip() + "\n")
+            lo = json.load(open(os.path.join(args.model, "config.json")))["max_position_embeddings"]
+            ext = ["--max-tokens", str(tokens)] if tokens <= lo else ["--extension", "pi", "--extend-to", str(tokens)]
+            subprocess.run([args.longembed, "embed", "--model", args.model, "--threads", str(args.threads),
+                            "--input", text, "--output", embedding, "--format", "npy"] + ext,
+                           check=True, capture_output=True, text=True)
+    return result
+
+
+def run_peer(args, engine, tokens, batch, repeats, embedding, more=()):
+    cmd = [sys.executable, os.path.abspath(__file__), "worker", "--engine", engine, "--model", args.model,
+           "--tokens", str(tokens), "--batch", str(batch), "--repeats", str(repeats),
+           "--threads", str(args.threads), "--embedding", embedding, "--cache", args.cache] + list(more)
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), TOKENIZERS_PARALLELISM="false",
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{engine} worker failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def parse_cases(text):
+    cases = []
+    for part in text.split(","):
+        tokens, _, batch = part.partition("x")
+        cases.append((int(tokens), int(batch or 1)))
+    return cases
+
+
+def orchestrate(args):
+    import numpy as np
+    engines = args.engines.split(",")
+    print(f"# peer benchmark  {time.strftime('%Y-%m-%d %H:%M')}  model {args.model}  threads {args.threads}  "
+          f"rounds {args.rounds}", flush=True)
+    summary = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for tokens, batch in parse_cases(args.cases):
+            repeats = 3 if tokens * batch <= 16384 else 1
+            times = {e: [] for e in engines}
+            rss = {e: 0.0 for e in engines}
+            ratios = {e: [] for e in engines if e != "ours"}
+            extra = {}
+            if "onnx" in engines:
+                # Export outside the timed rounds, so the worker's peak RSS is the session's own.
+                run_peer(args, "onnx", tokens, batch, 1, os.path.join(tmp, "unused.npy"), ["--prepare-only"])
+            for r in range(args.rounds):
+                round_t = {}
+                for e in engines:
+                    emb = os.path.join(tmp, f"{e}_{tokens}.npy") if r == 0 and not args.no_check else ""
+                    if e == "ours":
+                        res = run_ours(args, tokens, batch, repeats, emb)
+                    else:
+                        res = run_peer(args, e, tokens, batch, repeats, emb or os.path.join(tmp, "unused.npy"))
+                        extra[e] = res.get("version", ""), res.get("fused_attention_nodes")
+                    t = statistics.median(res["seconds"])
+                    round_t[e] = t
+                    times[e].append(t)
+                    rss[e] = max(rss[e], res["peak_rss_mib"])
+                for e in ratios:
+                    ratios[e].append(round_t[e] / round_t["ours"])
+                line = "  ".join(f"{e} {round_t[e]:.3f} s" for e in engines)
+                print(f"tokens {tokens:6d} x {batch:2d}  round {r + 1}: {line}", flush=True)
+            for e, (version, fused) in extra.items():
+                print(f"  {e} {version}" + (f", {fused} fused attention nodes" if fused is not None else ""), flush=True)
+            if not args.no_check and "ours" in engines:
+                ours_emb = np.load(os.path.join(tmp, f"ours_{tokens}.npy"))[0]
+                for e in ratios:
+                    peer_emb = np.load(os.path.join(tmp, f"{e}_{tokens}.npy"))[0]
+                    cos = float(np.dot(ours_emb, peer_emb) / (np.linalg.norm(ours_emb) * np.linalg.norm(peer_emb)))
+                    diff = float(np.max(np.abs(ours_emb - peer_emb)))
+                    print(f"  parity vs {e}: cosine {cos:.7f}  max |diff| {diff:.2e}", flush=True)
+                    if cos < 0.9999:
+                        raise SystemExit(f"embeddings disagree with {e} at {tokens} tokens (cosine {cos})")
+            row = {"tokens": tokens, "batch": batch}
+            for e in engines:
+                row[e] = statistics.median(times[e])
+                row[e + "_rss"] = rss[e]
+            for e in ratios:
+                row[e + "_ratio"] = statistics.median(ratios[e])
+            summary.append(row)
+    print()
+    print(f"| tokens x batch | " + " | ".join(f"{e} median s" for e in engines) + " | "
+          + " | ".join(f"{e} / ours (median of per-round ratios)" for e in engines if e != "ours")
+          + " | " + " | ".join(f"{e} peak RSS MiB" for e in engines) + " |")
+    print("|" + "---|" * (1 + 2 * len(engines) + len(engines) - 1))
+    for row in summary:
+        cells = [f"{row['tokens']} x {row['batch']}"]
+        cells += [f"{row[e]:.3f}" for e in engines]
+        cells += [f"{row[e + '_ratio']:.2f}x" for e in engines if e != "ours"]
+        cells += [f"{row[e + '_rss']:.0f}" for e in engines]
+        print("| " + " | ".join(cells) + " |")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="mode", required=True)
+    run = sub.add_parser("run")
+    run.add_argument("--longembed", required=True)
+    run.add_argument("--model", required=True)
+    run.add_argument("--cases", default="512x32,8192,32768", help="TOKENSxBATCH,...")
+    run.add_argument("--engines", default="ours,torch,onnx")
+    run.add_argument("--threads", type=int, default=os.cpu_count())
+    run.add_argument("--rounds", type=int, default=3)
+    run.add_argument("--no-check", action="store_true", help="skip the embedding parity check")
+    run.add_argument("--cache", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".peer-cache"))
+    w = sub.add_parser("worker")
+    w.add_argument("--engine", choices=["torch", "onnx"], required=True)
+    w.add_argument("--model", required=True)
+    w.add_argument("--tokens", type=int, required=True)
+    w.add_argument("--batch", type=int, default=1)
+    w.add_argument("--repeats", type=int, default=3)
+    w.add_argument("--threads", type=int, required=True)
+    w.add_argument("--embedding", required=True)
+    w.add_argument("--cache", required=True)
+    w.add_argument("--prepare-only", action="store_true", help="export the ONNX model and exit")
+    args = ap.parse_args()
+    if args.mode == "worker":
+        result = worker_torch(args) if args.engine == "torch" else worker_onnx(args)
+        print(json.dumps(result))
+    else:
+        args.model = os.path.abspath(args.model)
+        args.longembed = os.path.abspath(args.longembed)
+        orchestrate(args)
+
+
+if __name__ == "__main__":
+    main()
