@@ -7,9 +7,11 @@
    1. pack, per head, K^T into key tiles [d][BK] (8 consecutive keys load as one vector) and V
       into [BK][d] tiles; keys >= n_valid are left out (tails zero-padded, masked to -inf);
    2. for every (head, query tile of BQ rows), in parallel: q pre-scaled by scale * log2(e),
-      then for each key tile S = Q K^T (register-blocked 4 x 16 micro-kernel), running max and
-      sum with exp2, O = O * exp2(m_old - m_new) + P V (4 x 16 micro-kernel); O / l at the end.
-   Memory: O(L * d) per head for the packed copies, O(BQ * (BK + d)) per thread: never L x L. */
+      then for each key tile (K and V tiles stay in L1/L2 for the whole query tile) and each
+      strip of SR = 6 query rows: S = Q K^T (6 x 16 register-blocked micro-kernel, 12
+      accumulators), running max and sum with exp2, O = O * exp2(m_old - m_new) + P V
+      (6 x 16 micro-kernel); O / l at the end. The strip's scores (6 x BK) never leave L1.
+   Memory: O(L * d) per head for the packed copies, O(BQ * d) per thread: never L x L. */
 #include "CKernels.h"
 #include "ck_internal.h"
 #include "ck_parallel.h"
@@ -20,8 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CK_BQ 64
-#define CK_BK 64
+#define CK_BQ 96   /* query rows per work item: 16 strips */
+#define CK_BK 64   /* keys per tile */
+#define CK_SR 6    /* query rows per strip (micro-kernel height) */
 #define CK_LOG2E 1.44269504088896341f
 
 /* Score sets of SelfExtend; plain attention uses CK_SET_NORMAL only. */
@@ -43,8 +46,8 @@ typedef struct {
 } ck_attn_job;
 
 static size_t ck_thread_floats(int n_sets, int d) {
-    /* qs[n_sets][BQ][d], S[n_sets][BQ][BK], O[BQ][d], m[BQ], l[BQ], padded to 16 floats */
-    size_t n = (size_t)n_sets * CK_BQ * d + (size_t)n_sets * CK_BQ * CK_BK + (size_t)CK_BQ * d + 2 * CK_BQ;
+    /* qs[n_sets][BQ][d], S[n_sets][SR][BK], O[BQ][d], m[BQ], l[BQ], padded to 16 floats */
+    size_t n = (size_t)n_sets * CK_BQ * d + (size_t)n_sets * CK_SR * CK_BK + (size_t)CK_BQ * d + 2 * CK_BQ;
     return (n + 15) & ~(size_t)15;
 }
 
@@ -80,44 +83,37 @@ static void ck_tile_scores_scalar(float *s, const float *qs, const float *kt, in
         }
 }
 
-CK_AVX2 static void ck_tile_scores_avx2(float *s, const float *qs, const float *kt, int nr, int d) {
-    int r = 0;
-    for (; r + 4 <= nr; r += 4) {
-        const float *q0 = qs + r * d, *q1 = q0 + d, *q2 = q1 + d, *q3 = q2 + d;
-        for (int jb = 0; jb < CK_BK; jb += 16) {
-            __m256 a00 = _mm256_setzero_ps(), a01 = _mm256_setzero_ps();
-            __m256 a10 = _mm256_setzero_ps(), a11 = _mm256_setzero_ps();
-            __m256 a20 = _mm256_setzero_ps(), a21 = _mm256_setzero_ps();
-            __m256 a30 = _mm256_setzero_ps(), a31 = _mm256_setzero_ps();
-            const float *kp = kt + jb;
-            for (int c = 0; c < d; c++) {
-                __m256 k0 = _mm256_load_ps(kp + (size_t)c * CK_BK), k1 = _mm256_load_ps(kp + (size_t)c * CK_BK + 8);
-                __m256 b;
-                b = _mm256_broadcast_ss(q0 + c); a00 = _mm256_fmadd_ps(b, k0, a00); a01 = _mm256_fmadd_ps(b, k1, a01);
-                b = _mm256_broadcast_ss(q1 + c); a10 = _mm256_fmadd_ps(b, k0, a10); a11 = _mm256_fmadd_ps(b, k1, a11);
-                b = _mm256_broadcast_ss(q2 + c); a20 = _mm256_fmadd_ps(b, k0, a20); a21 = _mm256_fmadd_ps(b, k1, a21);
-                b = _mm256_broadcast_ss(q3 + c); a30 = _mm256_fmadd_ps(b, k0, a30); a31 = _mm256_fmadd_ps(b, k1, a31);
+/* R x 16 blocks of S = Qs K^T for R <= SR rows (R a compile-time constant after inlining, so
+   the 2R accumulators live in registers): per c, two K loads and R broadcasts feed 2R FMAs. */
+CK_AVX2 static inline __attribute__((always_inline))
+void ck_strip_scores_rows_avx2(float *s, const float *qs, const float *kt, int d, const int R) {
+    for (int jb = 0; jb < CK_BK; jb += 16) {
+        __m256 a[CK_SR][2];
+        for (int r = 0; r < R; r++) { a[r][0] = _mm256_setzero_ps(); a[r][1] = _mm256_setzero_ps(); }
+        const float *kp = kt + jb;
+        for (int c = 0; c < d; c++) {
+            __m256 k0 = _mm256_load_ps(kp + (size_t)c * CK_BK), k1 = _mm256_load_ps(kp + (size_t)c * CK_BK + 8);
+            for (int r = 0; r < R; r++) {
+                __m256 b = _mm256_broadcast_ss(qs + r * d + c);
+                a[r][0] = _mm256_fmadd_ps(b, k0, a[r][0]);
+                a[r][1] = _mm256_fmadd_ps(b, k1, a[r][1]);
             }
-            float *so = s + r * CK_BK + jb;
-            _mm256_store_ps(so, a00); _mm256_store_ps(so + 8, a01);
-            _mm256_store_ps(so + CK_BK, a10); _mm256_store_ps(so + CK_BK + 8, a11);
-            _mm256_store_ps(so + 2 * CK_BK, a20); _mm256_store_ps(so + 2 * CK_BK + 8, a21);
-            _mm256_store_ps(so + 3 * CK_BK, a30); _mm256_store_ps(so + 3 * CK_BK + 8, a31);
+        }
+        for (int r = 0; r < R; r++) {
+            _mm256_store_ps(s + r * CK_BK + jb, a[r][0]);
+            _mm256_store_ps(s + r * CK_BK + jb + 8, a[r][1]);
         }
     }
-    for (; r < nr; r++) {
-        const float *q0 = qs + r * d;
-        for (int jb = 0; jb < CK_BK; jb += 16) {
-            __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-            const float *kp = kt + jb;
-            for (int c = 0; c < d; c++) {
-                __m256 b = _mm256_broadcast_ss(q0 + c);
-                a0 = _mm256_fmadd_ps(b, _mm256_load_ps(kp + (size_t)c * CK_BK), a0);
-                a1 = _mm256_fmadd_ps(b, _mm256_load_ps(kp + (size_t)c * CK_BK + 8), a1);
-            }
-            _mm256_store_ps(s + r * CK_BK + jb, a0);
-            _mm256_store_ps(s + r * CK_BK + jb + 8, a1);
-        }
+}
+
+CK_AVX2 static void ck_strip_scores_avx2(float *s, const float *qs, const float *kt, int nr, int d) {
+    switch (nr) {
+    case 6: ck_strip_scores_rows_avx2(s, qs, kt, d, 6); break;
+    case 5: ck_strip_scores_rows_avx2(s, qs, kt, d, 5); break;
+    case 4: ck_strip_scores_rows_avx2(s, qs, kt, d, 4); break;
+    case 3: ck_strip_scores_rows_avx2(s, qs, kt, d, 3); break;
+    case 2: ck_strip_scores_rows_avx2(s, qs, kt, d, 2); break;
+    default: ck_strip_scores_rows_avx2(s, qs, kt, d, 1); break;
     }
 }
 
@@ -196,44 +192,34 @@ static void ck_tile_pv_scalar(float *o, const float *p, const float *vt, int nr,
         }
 }
 
-CK_AVX2 static void ck_tile_pv_avx2(float *o, const float *p, const float *vt, int nr, int d) {
-    const int d16 = d & ~15;
-    int r = 0;
-    for (; r + 4 <= nr; r += 4) {
-        const float *p0 = p + r * CK_BK, *p1 = p0 + CK_BK, *p2 = p1 + CK_BK, *p3 = p2 + CK_BK;
-        float *o0 = o + r * d, *o1 = o0 + d, *o2 = o1 + d, *o3 = o2 + d;
-        for (int c = 0; c < d16; c += 16) {
-            __m256 a00 = _mm256_loadu_ps(o0 + c), a01 = _mm256_loadu_ps(o0 + c + 8);
-            __m256 a10 = _mm256_loadu_ps(o1 + c), a11 = _mm256_loadu_ps(o1 + c + 8);
-            __m256 a20 = _mm256_loadu_ps(o2 + c), a21 = _mm256_loadu_ps(o2 + c + 8);
-            __m256 a30 = _mm256_loadu_ps(o3 + c), a31 = _mm256_loadu_ps(o3 + c + 8);
-            for (int jj = 0; jj < CK_BK; jj++) {
-                const float *vr = vt + (size_t)jj * d + c;
-                __m256 v0 = _mm256_loadu_ps(vr), v1 = _mm256_loadu_ps(vr + 8);
-                __m256 b;
-                b = _mm256_broadcast_ss(p0 + jj); a00 = _mm256_fmadd_ps(b, v0, a00); a01 = _mm256_fmadd_ps(b, v1, a01);
-                b = _mm256_broadcast_ss(p1 + jj); a10 = _mm256_fmadd_ps(b, v0, a10); a11 = _mm256_fmadd_ps(b, v1, a11);
-                b = _mm256_broadcast_ss(p2 + jj); a20 = _mm256_fmadd_ps(b, v0, a20); a21 = _mm256_fmadd_ps(b, v1, a21);
-                b = _mm256_broadcast_ss(p3 + jj); a30 = _mm256_fmadd_ps(b, v0, a30); a31 = _mm256_fmadd_ps(b, v1, a31);
+/* O[R][c..c+16) += P[R][BK] V[BK][c..c+16) for R <= SR rows, accumulators in registers. */
+CK_AVX2 static inline __attribute__((always_inline))
+void ck_strip_pv_rows_avx2(float *o, const float *p, const float *vt, int d, int d16, const int R) {
+    for (int c = 0; c < d16; c += 16) {
+        __m256 a[CK_SR][2];
+        for (int r = 0; r < R; r++) { a[r][0] = _mm256_loadu_ps(o + r * d + c); a[r][1] = _mm256_loadu_ps(o + r * d + c + 8); }
+        for (int jj = 0; jj < CK_BK; jj++) {
+            const float *vr = vt + (size_t)jj * d + c;
+            __m256 v0 = _mm256_loadu_ps(vr), v1 = _mm256_loadu_ps(vr + 8);
+            for (int r = 0; r < R; r++) {
+                __m256 b = _mm256_broadcast_ss(p + r * CK_BK + jj);
+                a[r][0] = _mm256_fmadd_ps(b, v0, a[r][0]);
+                a[r][1] = _mm256_fmadd_ps(b, v1, a[r][1]);
             }
-            _mm256_storeu_ps(o0 + c, a00); _mm256_storeu_ps(o0 + c + 8, a01);
-            _mm256_storeu_ps(o1 + c, a10); _mm256_storeu_ps(o1 + c + 8, a11);
-            _mm256_storeu_ps(o2 + c, a20); _mm256_storeu_ps(o2 + c + 8, a21);
-            _mm256_storeu_ps(o3 + c, a30); _mm256_storeu_ps(o3 + c + 8, a31);
         }
+        for (int r = 0; r < R; r++) { _mm256_storeu_ps(o + r * d + c, a[r][0]); _mm256_storeu_ps(o + r * d + c + 8, a[r][1]); }
     }
-    for (; r < nr; r++) {
-        const float *p0 = p + r * CK_BK;
-        float *o0 = o + r * d;
-        for (int c = 0; c < d16; c += 16) {
-            __m256 a0 = _mm256_loadu_ps(o0 + c), a1 = _mm256_loadu_ps(o0 + c + 8);
-            for (int jj = 0; jj < CK_BK; jj++) {
-                __m256 b = _mm256_broadcast_ss(p0 + jj);
-                a0 = _mm256_fmadd_ps(b, _mm256_loadu_ps(vt + (size_t)jj * d + c), a0);
-                a1 = _mm256_fmadd_ps(b, _mm256_loadu_ps(vt + (size_t)jj * d + c + 8), a1);
-            }
-            _mm256_storeu_ps(o0 + c, a0); _mm256_storeu_ps(o0 + c + 8, a1);
-        }
+}
+
+CK_AVX2 static void ck_strip_pv_avx2(float *o, const float *p, const float *vt, int nr, int d) {
+    const int d16 = d & ~15;
+    switch (nr) {
+    case 6: ck_strip_pv_rows_avx2(o, p, vt, d, d16, 6); break;
+    case 5: ck_strip_pv_rows_avx2(o, p, vt, d, d16, 5); break;
+    case 4: ck_strip_pv_rows_avx2(o, p, vt, d, d16, 4); break;
+    case 3: ck_strip_pv_rows_avx2(o, p, vt, d, d16, 3); break;
+    case 2: ck_strip_pv_rows_avx2(o, p, vt, d, d16, 2); break;
+    default: ck_strip_pv_rows_avx2(o, p, vt, d, d16, 1); break;
     }
     if (d16 < d) ck_tile_pv_scalar(o, p, vt, nr, d, 0, d16);
 }
@@ -267,7 +253,7 @@ static void ck_attn_item(const ck_attn_job *job, int64_t item, float *scratch, i
     const int nr = (int)((p->n_queries - i0) < CK_BQ ? (p->n_queries - i0) : CK_BQ);
     float *qs = scratch;
     float *s = qs + (size_t)job->n_sets * CK_BQ * d;
-    float *o = s + (size_t)job->n_sets * CK_BQ * CK_BK;
+    float *o = s + (size_t)job->n_sets * CK_SR * CK_BK;
     float *m = o + (size_t)CK_BQ * d;
     float *l = m + CK_BQ;
 
@@ -285,33 +271,40 @@ static void ck_attn_item(const ck_attn_job *job, int64_t item, float *scratch, i
     for (int64_t t = 0; t < job->n_ktiles; t++) {
         const int64_t j0 = t * CK_BK;
         const int nk = (int)((p->n_valid - j0) < CK_BK ? (p->n_valid - j0) : CK_BK);
-        unsigned sets = job->window < 0 ? 1u : ck_selfextend_sets(i0, i0 + nr, j0, j0 + nk, job->window);
-        float *st = NULL;
-        for (int set = 0; set < job->n_sets; set++) {
-            if (!(sets & (1u << set))) continue;
-            const float *kt = job->kt + (((size_t)set * p->n_heads + h) * job->n_ktiles + t) * kt_tile;
-            float *ss = s + (size_t)set * CK_BQ * CK_BK;
-            if (avx2) ck_tile_scores_avx2(ss, qs + (size_t)set * CK_BQ * d, kt, nr, d);
-            else ck_tile_scores_scalar(ss, qs + (size_t)set * CK_BQ * d, kt, nr, d, 0);
-            if (!st) st = ss;
-        }
-        if (sets & (sets - 1)) {
-            /* Straddling tile: pick per element, into the normal set's buffer (or the first). */
-            const int64_t w = job->window;
-            for (int r = 0; r < nr; r++)
-                for (int jj = 0; jj < nk; jj++) {
-                    int64_t i = i0 + r, j = j0 + jj, dist = i > j ? i - j : j - i;
-                    int set = dist < w ? CK_SET_NORMAL : (j <= i ? CK_SET_LOWER : CK_SET_UPPER);
-                    st[r * CK_BK + jj] = s[((size_t)set * CK_BQ + r) * CK_BK + jj];
-                }
-        }
         const float *vt = job->vp + ((size_t)h * job->n_ktiles + t) * (size_t)CK_BK * d;
-        if (avx2) {
-            ck_tile_softmax_avx2(st, m, l, o, nr, nk, d);
-            ck_tile_pv_avx2(o, st, vt, nr, d);
-        } else {
-            ck_tile_softmax_scalar(st, m, l, o, nr, nk, d);
-            ck_tile_pv_scalar(o, st, vt, nr, d, 0, 0);
+        for (int r0 = 0; r0 < nr; r0 += CK_SR) {
+            const int ns = nr - r0 < CK_SR ? nr - r0 : CK_SR;
+            const int64_t ia = i0 + r0;
+            /* SelfExtend: which score sets this strip x tile needs (usually one). */
+            unsigned sets = job->window < 0 ? 1u : ck_selfextend_sets(ia, ia + ns, j0, j0 + nk, job->window);
+            float *st = NULL;
+            for (int set = 0; set < job->n_sets; set++) {
+                if (!(sets & (1u << set))) continue;
+                const float *kt = job->kt + (((size_t)set * p->n_heads + h) * job->n_ktiles + t) * kt_tile;
+                const float *qr = qs + ((size_t)set * CK_BQ + r0) * d;
+                float *ss = s + (size_t)set * CK_SR * CK_BK;
+                if (avx2) ck_strip_scores_avx2(ss, qr, kt, ns, d);
+                else ck_tile_scores_scalar(ss, qr, kt, ns, d, 0);
+                if (!st) st = ss;
+            }
+            if (sets & (sets - 1)) {
+                /* Straddling strip: pick per element, into the first computed set's buffer. */
+                const int64_t w = job->window;
+                for (int r = 0; r < ns; r++)
+                    for (int jj = 0; jj < nk; jj++) {
+                        int64_t i = ia + r, j = j0 + jj, dist = i > j ? i - j : j - i;
+                        int set = dist < w ? CK_SET_NORMAL : (j <= i ? CK_SET_LOWER : CK_SET_UPPER);
+                        st[r * CK_BK + jj] = s[((size_t)set * CK_SR + r) * CK_BK + jj];
+                    }
+            }
+            float *os = o + (size_t)r0 * d;
+            if (avx2) {
+                ck_tile_softmax_avx2(st, m + r0, l + r0, os, ns, nk, d);
+                ck_strip_pv_avx2(os, st, vt, ns, d);
+            } else {
+                ck_tile_softmax_scalar(st, m + r0, l + r0, os, ns, nk, d);
+                ck_tile_pv_scalar(os, st, vt, ns, d, 0, 0);
+            }
         }
     }
     for (int r = 0; r < nr; r++) {

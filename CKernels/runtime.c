@@ -5,6 +5,7 @@
 #include <numa.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 
 #ifdef CK_USE_OPENMP
@@ -28,11 +29,76 @@ const char *ck_status_string(ck_status status) {
 
 static int ck_forced_scalar = 0;
 
+
+/* ---- OpenBLAS kernel choice ----
+   A DYNAMIC_ARCH OpenBLAS picks its kernels by CPU model when it loads. A release older than
+   the CPU does not know the model and falls back to its Prescott (SSE3) kernels: Debian 12's
+   0.3.21 on an Intel family 6 model 207 Xeon ran sgemm 2048^3 at ~62 GFLOP/s on 2 threads,
+   ~4x below its SkylakeX kernels on the same machine (README, "Measured"). When OpenBLAS'
+   choice is such a pre-AVX2 core while the CPU (and OS) support AVX2+FMA or AVX-512, the core
+   is chosen again from the features: AVX-512 F/CD/BW/DQ/VL -> SkylakeX, AVX2+FMA -> Haswell,
+   by OpenBLAS' own load-time sequence (gotoblas_dynamic_quit, then gotoblas_dynamic_init,
+   which reads OPENBLAS_CORETYPE). Runs in our constructor, after OpenBLAS' and before main,
+   with no BLAS call in flight. A user's OPENBLAS_CORETYPE, LONGEMBED_KEEP_BLAS_CORE=1 or an
+   OpenBLAS built without DYNAMIC_ARCH (the weak symbols are absent) leaves it alone. */
+
+static int ck_cpuid_blas_core(const char **core) {
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0), "c"(0));
+    if (a < 7) return 0;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    const unsigned fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
+    if (!osxsave || !avx || !fma) return 0;
+    unsigned xlo, xhi;
+    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
+    if ((xlo & 0x6) != 0x6) return 0;                       /* SSE and AVX state enabled */
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(0));
+    const unsigned avx2 = (b >> 5) & 1;
+    const unsigned avx512 = ((b >> 16) & 1) && ((b >> 17) & 1) && ((b >> 28) & 1) && ((b >> 30) & 1) && ((b >> 31) & 1);
+    if (avx512 && (xlo & 0xE6) == 0xE6) { *core = "SkylakeX"; return 1; }   /* + opmask, zmm state */
+    if (avx2) { *core = "Haswell"; return 1; }
+#else
+    (void)core;
+#endif
+    return 0;
+}
+
+/* Provided by OpenBLAS; the dynamic-arch entry points only by DYNAMIC_ARCH builds. */
+char *openblas_get_corename(void);
+void gotoblas_dynamic_init(void) __attribute__((weak));
+void gotoblas_dynamic_quit(void) __attribute__((weak));
+
+/* Cores of OpenBLAS 0.3.x without AVX2 kernels (its x86 fallbacks for unknown models). */
+static int ck_blas_core_is_pre_avx2(const char *name) {
+    static const char *const old[] = { "Prescott", "Core2", "Penryn", "Dunnington", "Nehalem", "Sandybridge",
+                                       "Atom", "Katmai", "Coppermine", "Northwood", "Banias", "Athlon", "Opteron",
+                                       "Opteron_SSE3", "Barcelona", "Bobcat", "Bulldozer", "Piledriver", "Nano" };
+    if (!name) return 0;
+    for (size_t i = 0; i < sizeof old / sizeof old[0]; i++)
+        if (strcasecmp(name, old[i]) == 0) return 1;
+    return 0;
+}
+
+static void ck_choose_blas_core(void) {
+    if (getenv("OPENBLAS_CORETYPE") || getenv("LONGEMBED_KEEP_BLAS_CORE")) return;
+    if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit) return;
+    const char *core = NULL;
+    if (!ck_cpuid_blas_core(&core) || !ck_blas_core_is_pre_avx2(openblas_get_corename())) return;
+    setenv("OPENBLAS_CORETYPE", core, 1);
+    gotoblas_dynamic_quit();
+    gotoblas_dynamic_init();
+    unsetenv("OPENBLAS_CORETYPE");
+}
+
+const char *ck_blas_core_name(void) { return openblas_get_corename(); }
+
 /* Passive OpenMP waiting unless the user chose otherwise: on a host that sometimes gives the
    VM one core, spinning threads cost milliseconds per parallel region (notes/machine.md).
    Runs at load time, before the OpenMP runtime reads its environment. */
 __attribute__((constructor)) static void ck_default_wait_policy(void) {
     setenv("OMP_WAIT_POLICY", "passive", 0);
+    ck_choose_blas_core();
 #ifdef CK_USE_OPENMP
     /* GEMMs are split over the OpenMP team (layer.c); OpenBLAS' own pthreads would otherwise
        spin for up to ~2^28 cycles after each call, on the cores the next kernel needs. */

@@ -49,6 +49,12 @@ void ck_force_scalar(int force);
 /* Name of an ISA: "scalar" or "avx2+fma". */
 const char *ck_isa_name(ck_isa isa);
 
+/* The kernel set OpenBLAS runs its GEMMs with (its core name, e.g. "SkylakeX", "Haswell").
+   At load, a pre-AVX2 fallback choice of OpenBLAS on an AVX2/AVX-512 CPU is replaced by the
+   matching core (runtime.c explains why); OPENBLAS_CORETYPE or LONGEMBED_KEEP_BLAS_CORE=1 keeps
+   OpenBLAS' own choice. */
+const char *ck_blas_core_name(void);
+
 /* Threads used by the OpenMP-parallel kernels. 1 when built without OpenMP. */
 int ck_get_num_threads(void);
 /* Set the thread count (n >= 1): the OpenMP team's with OpenMP (OpenBLAS then stays

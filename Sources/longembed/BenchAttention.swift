@@ -38,7 +38,7 @@ struct BenchAttention: ParsableCommand {
             }
             se = (parts[0], parts[1])
         }
-        print("isa: \(NativeRuntime.isa)  threads: \(NativeRuntime.threads)  openmp: \(NativeRuntime.openMPEnabled ? "on" : "off")  numa nodes: \(NativeRuntime.numaNodes)")
+        print("isa: \(NativeRuntime.isa)  threads: \(NativeRuntime.threads)  openmp: \(NativeRuntime.openMPEnabled ? "on" : "off")  numa nodes: \(NativeRuntime.numaNodes)  blas: \(NativeRuntime.blasCore)")
         let r = try AttentionBenchmark.run(tokens: tokens, heads: heads, headDim: headDim, selfExtend: se, repeats: repeats)
         let kind = se.map { "SelfExtend g=\($0.group) w=\($0.window)" } ?? "attention"
         print(String(format: "%@  L=%d heads=%d d=%d  median %.3f s  %.1f GFLOP/s", kind, tokens, heads, headDim, r.seconds, r.gflops))

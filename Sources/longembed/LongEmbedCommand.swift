@@ -32,6 +32,7 @@ struct Bench: ParsableCommand {
             print("openmp:       \(NativeRuntime.openMPEnabled ? "on" : "off")")
             print("threads:      \(NativeRuntime.threads)")
             print("numa nodes:   \(NativeRuntime.numaNodes)")
+            print("blas core:    \(NativeRuntime.blasCore)")
             print("kernels:      \(String(describing: DefaultKernels.self))")
         }
     }

@@ -25,6 +25,11 @@ public enum NativeRuntime {
     public static func setThreads(_ n: Int) throws(KernelError) {
         try checkStatus(ck_set_num_threads(Int32(clamping: n)), "setThreads")
     }
+    /// The kernel set OpenBLAS runs the dense GEMMs with (for example "SkylakeX", "Haswell").
+    /// When OpenBLAS falls back to pre-AVX2 kernels on a CPU it does not know, CKernels
+    /// re-selects the core from the CPU's features at load time (unless `OPENBLAS_CORETYPE`
+    /// or `LONGEMBED_KEEP_BLAS_CORE=1` is set).
+    public static var blasCore: String { String(cString: ck_blas_core_name()) }
     /// Number of NUMA nodes (1 on a single-node machine).
     public static var numaNodes: Int { Int(ck_numa_node_count()) }
     /// Forces the portable scalar path (for tests and comparisons).
