@@ -11,11 +11,13 @@
       strip of SR = 6 query rows: S = Q K^T (6 x 16 register-blocked micro-kernel, 12
       accumulators), running max and sum with exp2, O = O * exp2(m_old - m_new) + P V
       (6 x 16 micro-kernel); O / l at the end. The strip's scores (6 x BK) never leave L1.
+      On AVX-512 CPUs the same plan runs with 6 x 32 micro-kernels and 16-lane exp2.
    Memory: O(L * d) per head for the packed copies, O(BQ * d) per thread: never L x L. */
 #include "CKernels.h"
 #include "ck_internal.h"
 #include "ck_parallel.h"
 #include "ck_exp_avx2.h"
+#include "ck_exp_avx512.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -24,7 +26,7 @@
 
 #define CK_BQ 96   /* query rows per work item: 16 strips */
 #define CK_BK 64   /* keys per tile */
-#define CK_SR 6    /* query rows per strip (micro-kernel height) */
+#define CK_SR 8    /* most query rows per strip: 6 with AVX2 and scalar (16 ymm), 8 with AVX-512 */
 #define CK_LOG2E 1.44269504088896341f
 
 /* Score sets of SelfExtend; plain attention uses CK_SET_NORMAL only. */
@@ -225,6 +227,125 @@ CK_AVX2 static void ck_strip_pv_avx2(float *o, const float *p, const float *vt, 
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* AVX-512 versions of the three strip steps (same tiles and packing, 16 lanes)             */
+/* ---------------------------------------------------------------------------------------- */
+
+CK_AVX512 static inline __attribute__((always_inline))
+void ck_strip_scores_rows_avx512(float *s, const float *qs, const float *kt, int d, const int R) {
+    for (int jb = 0; jb < CK_BK; jb += 32) {
+        __m512 a[CK_SR][2];
+        for (int r = 0; r < R; r++) { a[r][0] = _mm512_setzero_ps(); a[r][1] = _mm512_setzero_ps(); }
+        const float *kp = kt + jb;
+        for (int c = 0; c < d; c++) {
+            __m512 k0 = _mm512_loadu_ps(kp + (size_t)c * CK_BK), k1 = _mm512_loadu_ps(kp + (size_t)c * CK_BK + 16);
+            for (int r = 0; r < R; r++) {
+                __m512 b = _mm512_set1_ps(qs[r * d + c]);
+                a[r][0] = _mm512_fmadd_ps(b, k0, a[r][0]);
+                a[r][1] = _mm512_fmadd_ps(b, k1, a[r][1]);
+            }
+        }
+        for (int r = 0; r < R; r++) {
+            _mm512_storeu_ps(s + r * CK_BK + jb, a[r][0]);
+            _mm512_storeu_ps(s + r * CK_BK + jb + 16, a[r][1]);
+        }
+    }
+}
+
+CK_AVX512 static void ck_strip_scores_avx512(float *s, const float *qs, const float *kt, int nr, int d) {
+    switch (nr) {
+    case 8: ck_strip_scores_rows_avx512(s, qs, kt, d, 8); break;
+    case 7: ck_strip_scores_rows_avx512(s, qs, kt, d, 7); break;
+    case 6: ck_strip_scores_rows_avx512(s, qs, kt, d, 6); break;
+    case 5: ck_strip_scores_rows_avx512(s, qs, kt, d, 5); break;
+    case 4: ck_strip_scores_rows_avx512(s, qs, kt, d, 4); break;
+    case 3: ck_strip_scores_rows_avx512(s, qs, kt, d, 3); break;
+    case 2: ck_strip_scores_rows_avx512(s, qs, kt, d, 2); break;
+    default: ck_strip_scores_rows_avx512(s, qs, kt, d, 1); break;
+    }
+}
+
+_Static_assert(CK_BK == 64, "the AVX-512 softmax holds a row of scores in 4 vectors");
+
+/* Online softmax of nr rows of one key tile (BK = 64 = 4 vectors per row); see the AVX2 one. */
+CK_AVX512 static void ck_tile_softmax_avx512(float *s, float *m, float *l, float *o, int nr, int nk, int d) {
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    for (int r = 0; r < nr; r++) {
+        float *sr = s + r * CK_BK;
+        __m512 x[CK_BK / 16];
+        for (int v = 0; v < CK_BK / 16; v++) {
+            const int left = nk - 16 * v;
+            const __mmask16 valid = left >= 16 ? (__mmask16)0xFFFF : (left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1));
+            x[v] = _mm512_mask_loadu_ps(ninf, valid, sr + 16 * v);
+        }
+        const float mt = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(x[0], x[1]), _mm512_max_ps(x[2], x[3])));
+        const float mn = m[r] > mt ? m[r] : mt;
+        const float corr = exp2f(m[r] - mn);
+        const __m512 vmn = _mm512_set1_ps(mn);
+        __m512 acc = _mm512_setzero_ps();
+        for (int v = 0; v < CK_BK / 16; v++) {
+            __m512 e = ck_exp2_neg_avx512(_mm512_sub_ps(x[v], vmn));
+            _mm512_storeu_ps(sr + 16 * v, e);
+            acc = _mm512_add_ps(acc, e);
+        }
+        l[r] = l[r] * corr + _mm512_reduce_add_ps(acc);
+        m[r] = mn;
+        if (corr != 1.0f) {
+            const __m512 vc = _mm512_set1_ps(corr);
+            int c = 0;
+            for (; c + 16 <= d; c += 16) _mm512_storeu_ps(o + r * d + c, _mm512_mul_ps(_mm512_loadu_ps(o + r * d + c), vc));
+            if (c < d) {
+                const __mmask16 tail = (__mmask16)((1u << (d - c)) - 1);
+                _mm512_mask_storeu_ps(o + r * d + c, tail, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, o + r * d + c), vc));
+            }
+        }
+    }
+}
+
+/* O[R][c..) += P[R][BK] V[BK][c..): blocks of 32 columns, then one masked block of <= 16. */
+CK_AVX512 static inline __attribute__((always_inline))
+void ck_strip_pv_rows_avx512(float *o, const float *p, const float *vt, int d, const int R) {
+    int c = 0;
+    for (; c + 32 <= d; c += 32) {
+        __m512 a[CK_SR][2];
+        for (int r = 0; r < R; r++) { a[r][0] = _mm512_loadu_ps(o + r * d + c); a[r][1] = _mm512_loadu_ps(o + r * d + c + 16); }
+        for (int jj = 0; jj < CK_BK; jj++) {
+            const float *vr = vt + (size_t)jj * d + c;
+            __m512 v0 = _mm512_loadu_ps(vr), v1 = _mm512_loadu_ps(vr + 16);
+            for (int r = 0; r < R; r++) {
+                __m512 b = _mm512_set1_ps(p[r * CK_BK + jj]);
+                a[r][0] = _mm512_fmadd_ps(b, v0, a[r][0]);
+                a[r][1] = _mm512_fmadd_ps(b, v1, a[r][1]);
+            }
+        }
+        for (int r = 0; r < R; r++) { _mm512_storeu_ps(o + r * d + c, a[r][0]); _mm512_storeu_ps(o + r * d + c + 16, a[r][1]); }
+    }
+    for (; c < d; c += 16) {
+        const int w = d - c < 16 ? d - c : 16;
+        const __mmask16 mk = w == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << w) - 1);
+        __m512 a[CK_SR];
+        for (int r = 0; r < R; r++) a[r] = _mm512_maskz_loadu_ps(mk, o + r * d + c);
+        for (int jj = 0; jj < CK_BK; jj++) {
+            __m512 v0 = _mm512_maskz_loadu_ps(mk, vt + (size_t)jj * d + c);
+            for (int r = 0; r < R; r++) a[r] = _mm512_fmadd_ps(_mm512_set1_ps(p[r * CK_BK + jj]), v0, a[r]);
+        }
+        for (int r = 0; r < R; r++) _mm512_mask_storeu_ps(o + r * d + c, mk, a[r]);
+    }
+}
+
+CK_AVX512 static void ck_strip_pv_avx512(float *o, const float *p, const float *vt, int nr, int d) {
+    switch (nr) {
+    case 8: ck_strip_pv_rows_avx512(o, p, vt, d, 8); break;
+    case 7: ck_strip_pv_rows_avx512(o, p, vt, d, 7); break;
+    case 6: ck_strip_pv_rows_avx512(o, p, vt, d, 6); break;
+    case 5: ck_strip_pv_rows_avx512(o, p, vt, d, 5); break;
+    case 4: ck_strip_pv_rows_avx512(o, p, vt, d, 4); break;
+    case 3: ck_strip_pv_rows_avx512(o, p, vt, d, 3); break;
+    case 2: ck_strip_pv_rows_avx512(o, p, vt, d, 2); break;
+    default: ck_strip_pv_rows_avx512(o, p, vt, d, 1); break;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* One (head, query tile) work item                                                         */
 /* ---------------------------------------------------------------------------------------- */
 
@@ -245,7 +366,7 @@ static unsigned ck_selfextend_sets(int64_t i0, int64_t i1, int64_t j0, int64_t j
     return sets;
 }
 
-static void ck_attn_item(const ck_attn_job *job, int64_t item, float *scratch, int avx2) {
+static void ck_attn_item(const ck_attn_job *job, int64_t item, float *scratch, ck_isa isa) {
     const ck_attention_params *p = job->p;
     const int d = p->head_dim;
     const int64_t h = item / job->n_qtiles, qt = item % job->n_qtiles;
@@ -268,12 +389,13 @@ static void ck_attn_item(const ck_attn_job *job, int64_t item, float *scratch, i
     memset(o, 0, (size_t)nr * d * sizeof(float));
 
     const size_t kt_tile = (size_t)d * CK_BK;
+    const int sr = isa == CK_ISA_AVX512 ? 8 : 6;   /* strip height: 2 sr accumulators + 3 registers */
     for (int64_t t = 0; t < job->n_ktiles; t++) {
         const int64_t j0 = t * CK_BK;
         const int nk = (int)((p->n_valid - j0) < CK_BK ? (p->n_valid - j0) : CK_BK);
         const float *vt = job->vp + ((size_t)h * job->n_ktiles + t) * (size_t)CK_BK * d;
-        for (int r0 = 0; r0 < nr; r0 += CK_SR) {
-            const int ns = nr - r0 < CK_SR ? nr - r0 : CK_SR;
+        for (int r0 = 0; r0 < nr; r0 += sr) {
+            const int ns = nr - r0 < sr ? nr - r0 : sr;
             const int64_t ia = i0 + r0;
             /* SelfExtend: which score sets this strip x tile needs (usually one). */
             unsigned sets = job->window < 0 ? 1u : ck_selfextend_sets(ia, ia + ns, j0, j0 + nk, job->window);
@@ -283,7 +405,8 @@ static void ck_attn_item(const ck_attn_job *job, int64_t item, float *scratch, i
                 const float *kt = job->kt + (((size_t)set * p->n_heads + h) * job->n_ktiles + t) * kt_tile;
                 const float *qr = qs + ((size_t)set * CK_BQ + r0) * d;
                 float *ss = s + (size_t)set * CK_SR * CK_BK;
-                if (avx2) ck_strip_scores_avx2(ss, qr, kt, ns, d);
+                if (isa == CK_ISA_AVX512) ck_strip_scores_avx512(ss, qr, kt, ns, d);
+                else if (isa == CK_ISA_AVX2_FMA) ck_strip_scores_avx2(ss, qr, kt, ns, d);
                 else ck_tile_scores_scalar(ss, qr, kt, ns, d, 0);
                 if (!st) st = ss;
             }
@@ -298,7 +421,10 @@ static void ck_attn_item(const ck_attn_job *job, int64_t item, float *scratch, i
                     }
             }
             float *os = o + (size_t)r0 * d;
-            if (avx2) {
+            if (isa == CK_ISA_AVX512) {
+                ck_tile_softmax_avx512(st, m + r0, l + r0, os, ns, nk, d);
+                ck_strip_pv_avx512(os, st, vt, ns, d);
+            } else if (isa == CK_ISA_AVX2_FMA) {
                 ck_tile_softmax_avx2(st, m + r0, l + r0, os, ns, nk, d);
                 ck_strip_pv_avx2(os, st, vt, ns, d);
             } else {
@@ -350,7 +476,7 @@ static ck_status ck_attention_run(ck_attn_job *job) {
         ck_free_f32(job->scratch, scratch_floats);
         return CK_ERR_OUT_OF_MEMORY;
     }
-    const int avx2 = ck_use_avx2();
+    const ck_isa isa = ck_active_isa();
     const int64_t pack_items = (int64_t)(job->n_sets + 1) * p->n_heads * job->n_ktiles;
     const int64_t items = (int64_t)p->n_heads * job->n_qtiles;
 #ifdef CK_USE_OPENMP
@@ -365,7 +491,7 @@ static ck_status ck_attention_run(ck_attn_job *job) {
 #ifdef CK_USE_OPENMP
 #pragma omp for schedule(static, 1)
 #endif
-        for (int64_t it = 0; it < items; it++) ck_attn_item(job, it, mine, avx2);
+        for (int64_t it = 0; it < items; it++) ck_attn_item(job, it, mine, isa);
     }
     ck_free_f32(job->kt, kt_floats);
     ck_free_f32(job->vp, vp_floats);

@@ -27,8 +27,6 @@ const char *ck_status_string(ck_status status) {
     return "unknown status";
 }
 
-static int ck_forced_scalar = 0;
-
 
 /* ---- OpenBLAS kernel choice ----
    A DYNAMIC_ARCH OpenBLAS picks its kernels by CPU model when it loads. A release older than
@@ -106,26 +104,41 @@ __attribute__((constructor)) static void ck_default_wait_policy(void) {
 #endif
 }
 
-static int ck_cpu_has_avx2_fma(void) {
+static ck_isa ck_cpu_isa(void) {
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    __builtin_cpu_init();   /* the avx512 bits are set only when the OS saves zmm state */
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return CK_ISA_SCALAR;
+    return __builtin_cpu_supports("avx512f") ? CK_ISA_AVX512 : CK_ISA_AVX2_FMA;
 #else
-    return 0;
+    return CK_ISA_SCALAR;
 #endif
 }
 
-ck_isa ck_active_isa(void) {
+static ck_isa ck_isa_cap = CK_ISA_AVX512;
+
+ck_isa ck_detected_isa(void) {
     static int detected = -1;
-    if (detected < 0) detected = ck_cpu_has_avx2_fma();
-    if (ck_forced_scalar) return CK_ISA_SCALAR;
-    return detected ? CK_ISA_AVX2_FMA : CK_ISA_SCALAR;
+    if (detected < 0) detected = (int)ck_cpu_isa();
+    return (ck_isa)detected;
 }
 
-void ck_force_scalar(int force) { ck_forced_scalar = force ? 1 : 0; }
+ck_isa ck_active_isa(void) {
+    ck_isa d = ck_detected_isa();
+    return d < ck_isa_cap ? d : ck_isa_cap;
+}
+
+void ck_limit_isa(ck_isa max) {
+    ck_isa_cap = max < CK_ISA_SCALAR ? CK_ISA_SCALAR : (max > CK_ISA_AVX512 ? CK_ISA_AVX512 : max);
+}
+
+void ck_force_scalar(int force) { ck_isa_cap = force ? CK_ISA_SCALAR : CK_ISA_AVX512; }
 
 const char *ck_isa_name(ck_isa isa) {
-    return isa == CK_ISA_AVX2_FMA ? "avx2+fma" : "scalar";
+    switch (isa) {
+    case CK_ISA_AVX512: return "avx512";
+    case CK_ISA_AVX2_FMA: return "avx2+fma";
+    default: return "scalar";
+    }
 }
 
 int ck_openmp_enabled(void) {

@@ -39,14 +39,20 @@ typedef enum ck_status {
 /* Human-readable name of a status ("ok", "null pointer", ...). Never NULL. */
 const char *ck_status_string(ck_status status);
 
-/* Instruction set the dispatching kernels use on this CPU. */
-typedef enum ck_isa { CK_ISA_SCALAR = 0, CK_ISA_AVX2_FMA = 1 } ck_isa;
+/* Instruction set the dispatching kernels use on this CPU. Ordered: each level includes the
+   one below (AVX-512 kernels exist for attention; the other kernels use AVX2+FMA there). */
+typedef enum ck_isa { CK_ISA_SCALAR = 0, CK_ISA_AVX2_FMA = 1, CK_ISA_AVX512 = 2 } ck_isa;
 
-/* The ISA chosen at run time (AVX2+FMA when the CPU has both, unless forced to scalar). */
+/* The best ISA this CPU and OS support (AVX-512F with zmm state, AVX2+FMA, or scalar). */
+ck_isa ck_detected_isa(void);
+/* The ISA the kernels run now: the detected one, capped by ck_limit_isa / ck_force_scalar. */
 ck_isa ck_active_isa(void);
+/* Cap the ISA at `max` (CK_ISA_AVX512 restores the automatic choice). For tests and A/B runs;
+   not thread-safe against kernels in flight. */
+void ck_limit_isa(ck_isa max);
 /* Force the portable scalar path (force != 0) or restore automatic choice (0). For tests. */
 void ck_force_scalar(int force);
-/* Name of an ISA: "scalar" or "avx2+fma". */
+/* Name of an ISA: "scalar", "avx2+fma" or "avx512". */
 const char *ck_isa_name(ck_isa isa);
 
 /* The kernel set OpenBLAS runs its GEMMs with (its core name, e.g. "SkylakeX", "Haswell").

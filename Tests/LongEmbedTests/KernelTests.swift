@@ -3,25 +3,30 @@ import Foundation
 import Testing
 import LongEmbed
 
-/// Runs `body` with the scalar path forced on or off and a thread count, restoring both.
-func withKernelMode<T>(scalar: Bool, threads: Int, _ body: () throws -> T) throws -> T {
+/// Runs `body` with the ISA capped at `isa` and a thread count, restoring both.
+func withKernelMode<T>(isa: KernelISA, threads: Int, _ body: () throws -> T) throws -> T {
     let before = NativeRuntime.threads
-    NativeRuntime.forceScalar(scalar)
+    NativeRuntime.limitISA(to: isa)
     try NativeRuntime.setThreads(threads)
     defer {
-        NativeRuntime.forceScalar(false)
+        NativeRuntime.limitISA(to: .avx512)
         try? NativeRuntime.setThreads(before)
     }
     return try body()
 }
 
-/// A kernel variant under test.
+/// Runs `body` with the scalar path forced on, or with the best ISA of this CPU.
+func withKernelMode<T>(scalar: Bool, threads: Int, _ body: () throws -> T) throws -> T {
+    try withKernelMode(isa: scalar ? .scalar : NativeRuntime.detectedISA, threads: threads, body)
+}
+
+/// A kernel variant under test: every ISA this CPU has (scalar, AVX2, AVX-512), 1 and 2 threads.
 struct Variant: CustomTestStringConvertible, Sendable {
-    var scalar: Bool
+    var isa: KernelISA
     var threads: Int
-    var testDescription: String { "\(scalar ? "scalar" : "avx2"), \(threads) thread(s)" }
-    static let all = [Variant(scalar: false, threads: 1), Variant(scalar: false, threads: 2),
-                      Variant(scalar: true, threads: 1), Variant(scalar: true, threads: 2)]
+    var testDescription: String { "\(isa), \(threads) thread(s)" }
+    static let all: [Variant] = KernelISA.allCases.filter { $0 <= NativeRuntime.detectedISA }.reversed()
+        .flatMap { isa in [Variant(isa: isa, threads: 1), Variant(isa: isa, threads: 2)] }
 }
 
 // MARK: - Attention
@@ -147,7 +152,7 @@ struct SelfExtendCase {
         let reference = try inputs.run(ReferenceKernels())
         var outputs: [[Float]] = []
         for variant in Variant.all {
-            let out = try withKernelMode(scalar: variant.scalar, threads: variant.threads) { try inputs.run(NativeKernels()) }
+            let out = try withKernelMode(isa: variant.isa, threads: variant.threads) { try inputs.run(NativeKernels()) }
             let e = TestSupport.nmse(reference, out)
             #expect(e <= 1e-8, "\(variant.testDescription): nmse \(e)")
             outputs.append(out)
@@ -173,7 +178,7 @@ struct SelfExtendCase {
         let reference = try c.run(ReferenceKernels(), window: window)
         var outputs: [[Float]] = []
         for variant in Variant.all {
-            let out = try withKernelMode(scalar: variant.scalar, threads: variant.threads) { try c.run(NativeKernels(), window: window) }
+            let out = try withKernelMode(isa: variant.isa, threads: variant.threads) { try c.run(NativeKernels(), window: window) }
             let e = TestSupport.nmse(reference, out)
             #expect(e <= 1e-8, "\(variant.testDescription) window \(window): nmse \(e)")
             outputs.append(out)
@@ -245,7 +250,7 @@ struct SelfExtendCase {
                 }
                 let ref = try run(ReferenceKernels())
                 for variant in Variant.all {
-                    let out = try withKernelMode(scalar: variant.scalar, threads: variant.threads) { try run(NativeKernels()) }
+                    let out = try withKernelMode(isa: variant.isa, threads: variant.threads) { try run(NativeKernels()) }
                     #expect(TestSupport.nmse(ref.0, out.0) <= 1e-10, "q \(layout) \(variant.testDescription)")
                     #expect(TestSupport.nmse(ref.1, out.1) <= 1e-10, "k \(layout) \(variant.testDescription)")
                     if !withK { #expect(out.1 == k0) }
@@ -316,7 +321,7 @@ struct SelfExtendCase {
         let names = ["layerNorm", "addBiasResidual", "addResidual", "biasGELU", "biasResidualLayerNorm", "residualLayerNorm",
                      "biasLayerNorm", "biasResidualLayerNorm in place", "pool mean", "pool cls", "pool last", "l2Normalize", "linear"]
         for variant in Variant.all {
-            let out = try withKernelMode(scalar: variant.scalar, threads: variant.threads) { try all(NativeKernels()) }
+            let out = try withKernelMode(isa: variant.isa, threads: variant.threads) { try all(NativeKernels()) }
             for (i, name) in names.enumerated() {
                 let e = TestSupport.nmse(ref[i], out[i])
                 #expect(e <= 1e-10, "\(name) \(rows)x\(cols) \(variant.testDescription): nmse \(e)")

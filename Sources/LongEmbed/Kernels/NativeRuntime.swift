@@ -13,10 +13,30 @@ func checkStatus(_ status: ck_status, _ operation: String) throws(KernelError) {
     }
 }
 
+/// Instruction sets the C kernels dispatch between, lowest first. Each level includes the one
+/// below: with ``avx512`` the attention kernels run 16-lane code, the other kernels AVX2+FMA.
+public enum KernelISA: Int, Sendable, CaseIterable, Comparable, CustomStringConvertible {
+    /// The portable C path (also the fallback on non-x86 CPUs).
+    case scalar = 0
+    /// AVX2 with FMA.
+    case avx2 = 1
+    /// AVX-512F (with the OS saving zmm state).
+    case avx512 = 2
+
+    public static func < (a: KernelISA, b: KernelISA) -> Bool { a.rawValue < b.rawValue }
+    /// The name `bench --info` prints: "scalar", "avx2+fma" or "avx512".
+    public var description: String { String(cString: ck_isa_name(ck_isa(rawValue: UInt32(rawValue)))) }
+}
+
 /// Facts about the native kernel runtime: ISA, threads, NUMA.
 public enum NativeRuntime {
-    /// The instruction set the C kernels dispatch to on this CPU ("avx2+fma" or "scalar").
+    /// The instruction set the C kernels dispatch to now ("avx512", "avx2+fma" or "scalar").
     public static var isa: String { String(cString: ck_isa_name(ck_active_isa())) }
+    /// The best instruction set this CPU and OS support.
+    public static var detectedISA: KernelISA { KernelISA(rawValue: Int(ck_detected_isa().rawValue)) ?? .scalar }
+    /// Caps the instruction set the kernels use (``KernelISA/avx512`` restores the automatic
+    /// choice). For tests and A/B comparisons; do not call while kernels run.
+    public static func limitISA(to isa: KernelISA) { ck_limit_isa(ck_isa(rawValue: UInt32(isa.rawValue))) }
     /// Whether the C kernels were built with OpenMP.
     public static var openMPEnabled: Bool { ck_openmp_enabled() != 0 }
     /// Threads the C kernels use.
