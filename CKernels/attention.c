@@ -48,8 +48,9 @@ typedef struct {
 } ck_attn_job;
 
 static size_t ck_thread_floats(int n_sets, int d) {
-    /* qs[n_sets][BQ][d], S[n_sets][SR][BK], O[BQ][d], m[BQ], l[BQ], padded to 16 floats */
-    size_t n = (size_t)n_sets * CK_BQ * d + (size_t)n_sets * CK_SR * CK_BK + (size_t)CK_BQ * d + 2 * CK_BQ;
+    /* qs[n_sets][BQ][d], S[n_sets][SR][BK], O[BQ][d], m[BQ], l[BQ], l16[BQ][16] (AVX-512 row
+       sums kept as vectors), padded to 16 floats */
+    size_t n = (size_t)n_sets * CK_BQ * d + (size_t)n_sets * CK_SR * CK_BK + (size_t)CK_BQ * d + 2 * CK_BQ + 16 * CK_BQ;
     return (n + 15) & ~(size_t)15;
 }
 
@@ -266,39 +267,49 @@ CK_AVX512 static void ck_strip_scores_avx512(float *s, const float *qs, const fl
 
 _Static_assert(CK_BK == 64, "the AVX-512 softmax holds a row of scores in 4 vectors");
 
-/* Online softmax of nr rows of one key tile (BK = 64 = 4 vectors per row); see the AVX2 one. */
-CK_AVX512 static void ck_tile_softmax_avx512(float *s, float *m, float *l, float *o, int nr, int nk, int d) {
-    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+/* Online softmax of nr rows of one key tile (BK = 64 = 4 vectors per row), AVX-512 form:
+   - the horizontal max is taken only when some score exceeds the running max m (a mask test);
+     otherwise m stays and neither O nor the sums need rescaling (the common case after the
+     first tiles: a new running max is a record of the row's scores);
+   - row sums stay 16-lane vectors l16 across tiles, reduced once at the end;
+   - padded keys load as -1e30, whose exp2 is exactly 0, so the exp2 needs no clamp. */
+CK_AVX512 static void ck_tile_softmax_avx512(float *s, float *m, float *l16, float *o, int nr, int nk, int d) {
+    const __m512 pad = _mm512_set1_ps(-1e30f);
     for (int r = 0; r < nr; r++) {
         float *sr = s + r * CK_BK;
         __m512 x[CK_BK / 16];
         for (int v = 0; v < CK_BK / 16; v++) {
             const int left = nk - 16 * v;
             const __mmask16 valid = left >= 16 ? (__mmask16)0xFFFF : (left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1));
-            x[v] = _mm512_mask_loadu_ps(ninf, valid, sr + 16 * v);
+            x[v] = _mm512_mask_loadu_ps(pad, valid, sr + 16 * v);
         }
-        const float mt = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(x[0], x[1]), _mm512_max_ps(x[2], x[3])));
-        const float mn = m[r] > mt ? m[r] : mt;
-        const float corr = exp2f(m[r] - mn);
-        const __m512 vmn = _mm512_set1_ps(mn);
-        __m512 acc = _mm512_setzero_ps();
-        for (int v = 0; v < CK_BK / 16; v++) {
-            __m512 e = ck_exp2_neg_avx512(_mm512_sub_ps(x[v], vmn));
-            _mm512_storeu_ps(sr + 16 * v, e);
-            acc = _mm512_add_ps(acc, e);
-        }
-        l[r] = l[r] * corr + _mm512_reduce_add_ps(acc);
-        m[r] = mn;
-        if (corr != 1.0f) {
+        const __m512 vmax = _mm512_max_ps(_mm512_max_ps(x[0], x[1]), _mm512_max_ps(x[2], x[3]));
+        __m512 sum = _mm512_loadu_ps(l16 + r * 16);
+        if (_mm512_cmp_ps_mask(vmax, _mm512_set1_ps(m[r]), _CMP_GT_OQ)) {
+            const float mn = _mm512_reduce_max_ps(vmax);
+            const float corr = exp2f(m[r] - mn);   /* 0 on the first tile (m = -inf) */
             const __m512 vc = _mm512_set1_ps(corr);
+            sum = _mm512_mul_ps(sum, vc);
             int c = 0;
             for (; c + 16 <= d; c += 16) _mm512_storeu_ps(o + r * d + c, _mm512_mul_ps(_mm512_loadu_ps(o + r * d + c), vc));
             if (c < d) {
                 const __mmask16 tail = (__mmask16)((1u << (d - c)) - 1);
                 _mm512_mask_storeu_ps(o + r * d + c, tail, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, o + r * d + c), vc));
             }
+            m[r] = mn;
         }
+        const __m512 vmn = _mm512_set1_ps(m[r]);
+        for (int v = 0; v < CK_BK / 16; v++) {
+            __m512 e = ck_exp2_nonpos_avx512(_mm512_sub_ps(x[v], vmn));
+            _mm512_storeu_ps(sr + 16 * v, e);
+            sum = _mm512_add_ps(sum, e);
+        }
+        _mm512_storeu_ps(l16 + r * 16, sum);
     }
+}
+
+CK_AVX512 static void ck_row_sums_avx512(float *l, const float *l16, int nr) {
+    for (int r = 0; r < nr; r++) l[r] = _mm512_reduce_add_ps(_mm512_loadu_ps(l16 + r * 16));
 }
 
 /* O[R][c..) += P[R][BK] V[BK][c..): blocks of 32 columns, then one masked block of <= 16. */
@@ -377,6 +388,7 @@ static void ck_attn_item(const ck_attn_job *job, int64_t item, float *scratch, c
     float *o = s + (size_t)job->n_sets * CK_SR * CK_BK;
     float *m = o + (size_t)CK_BQ * d;
     float *l = m + CK_BQ;
+    float *l16 = l + CK_BQ;
 
     const float qscale = p->scale * CK_LOG2E;
     for (int set = 0; set < job->n_sets; set++)
@@ -387,6 +399,7 @@ static void ck_attn_item(const ck_attn_job *job, int64_t item, float *scratch, c
         }
     for (int r = 0; r < nr; r++) { m[r] = -INFINITY; l[r] = 0.0f; }
     memset(o, 0, (size_t)nr * d * sizeof(float));
+    if (isa == CK_ISA_AVX512) memset(l16, 0, (size_t)nr * 16 * sizeof(float));
 
     const size_t kt_tile = (size_t)d * CK_BK;
     const int sr = isa == CK_ISA_AVX512 ? 8 : 6;   /* strip height: 2 sr accumulators + 3 registers */
@@ -422,7 +435,7 @@ static void ck_attn_item(const ck_attn_job *job, int64_t item, float *scratch, c
             }
             float *os = o + (size_t)r0 * d;
             if (isa == CK_ISA_AVX512) {
-                ck_tile_softmax_avx512(st, m + r0, l + r0, os, ns, nk, d);
+                ck_tile_softmax_avx512(st, m + r0, l16 + (size_t)r0 * 16, os, ns, nk, d);
                 ck_strip_pv_avx512(os, st, vt, ns, d);
             } else if (isa == CK_ISA_AVX2_FMA) {
                 ck_tile_softmax_avx2(st, m + r0, l + r0, os, ns, nk, d);
@@ -433,6 +446,7 @@ static void ck_attn_item(const ck_attn_job *job, int64_t item, float *scratch, c
             }
         }
     }
+    if (isa == CK_ISA_AVX512) ck_row_sums_avx512(l, l16, nr);
     for (int r = 0; r < nr; r++) {
         float *dst = job->out + (i0 + r) * p->out_stride + h * d;
         float inv = 1.0f / l[r];
