@@ -91,12 +91,21 @@ static void ck_choose_blas_core(void) {
 
 const char *ck_blas_core_name(void) { return openblas_get_corename(); }
 
+static ck_isa ck_isa_cap = CK_ISA_AVX512;
+
 /* Passive OpenMP waiting unless the user chose otherwise: on a host that sometimes gives the
    VM one core, spinning threads cost milliseconds per parallel region (notes/machine.md).
    Runs at load time, before the OpenMP runtime reads its environment. */
 __attribute__((constructor)) static void ck_default_wait_policy(void) {
     setenv("OMP_WAIT_POLICY", "passive", 0);
     ck_choose_blas_core();
+    /* LONGEMBED_ISA=scalar|avx2|avx512 caps the kernels' ISA for the whole process (A/B runs,
+       instruction counts that do not depend on the host). */
+    const char *isa = getenv("LONGEMBED_ISA");
+    if (isa) {
+        if (strcasecmp(isa, "scalar") == 0) ck_isa_cap = CK_ISA_SCALAR;
+        else if (strcasecmp(isa, "avx2") == 0 || strcasecmp(isa, "avx2+fma") == 0) ck_isa_cap = CK_ISA_AVX2_FMA;
+    }
 #ifdef CK_USE_OPENMP
     /* GEMMs are split over the OpenMP team (layer.c); OpenBLAS' own pthreads would otherwise
        spin for up to ~2^28 cycles after each call, on the cores the next kernel needs. */
@@ -113,8 +122,6 @@ static ck_isa ck_cpu_isa(void) {
     return CK_ISA_SCALAR;
 #endif
 }
-
-static ck_isa ck_isa_cap = CK_ISA_AVX512;
 
 ck_isa ck_detected_isa(void) {
     static int detected = -1;
