@@ -2,7 +2,11 @@
 #include "CKernels.h"
 #include "ck_internal.h"
 
+#include <math.h>
+#include <immintrin.h>
 #include <numa.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -204,4 +208,63 @@ void ck_free_f32(float *p, size_t n) {
     size_t bytes = n * sizeof(float);
     if (bytes >= CK_MMAP_THRESHOLD) munmap(p, bytes);
     else free(p);
+}
+
+/* ---- Clock probe: how many cores' worth of floating-point throughput the host gives now ----
+   Each of `threads` pthreads runs the same loop of 12 independent FMA chains (AVX2 where the CPU
+   has it, else scalar), which saturates one core's FMA units: two threads on two free cores
+   take as long as one thread; on one core's worth of CPU, or on two hyperthreads of one
+   physical core (which an integer dependency chain would not reveal), about twice as long. */
+
+typedef struct { uint64_t iterations; float result; } ck_probe_arg;
+
+CK_AVX2 static float ck_probe_fma_avx2(uint64_t iterations) {
+    __m256 a[12];
+    const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+    for (int i = 0; i < 12; i++) a[i] = _mm256_set1_ps(1.0f + (float)i);
+    for (uint64_t it = 0; it < iterations; it++)
+        for (int i = 0; i < 12; i++) a[i] = _mm256_fmadd_ps(a[i], m, c);
+    __m256 s = a[0];
+    for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, a[i]);
+    float out[8];
+    _mm256_storeu_ps(out, s);
+    return out[0];
+}
+
+static float ck_probe_fma_scalar(uint64_t iterations) {
+    float a[12];
+    for (int i = 0; i < 12; i++) a[i] = 1.0f + (float)i;
+    for (uint64_t it = 0; it < iterations; it++)
+        for (int i = 0; i < 12; i++) a[i] = fmaf(a[i], 0.999999f, 1e-7f);
+    float s = 0.0f;
+    for (int i = 0; i < 12; i++) s += a[i];
+    return s;
+}
+
+static void *ck_probe_spin(void *p) {
+    ck_probe_arg *a = (ck_probe_arg *)p;
+    a->result = ck_detected_isa() >= CK_ISA_AVX2_FMA ? ck_probe_fma_avx2(a->iterations) : ck_probe_fma_scalar(a->iterations);
+    return NULL;
+}
+
+ck_status ck_clock_probe(int threads, int64_t iterations, double *seconds) {
+    if (!seconds) return CK_ERR_NULL_POINTER;
+    if (threads < 1 || threads > 256 || iterations < 1) return CK_ERR_INVALID_VALUE;
+    pthread_t tid[256];
+    ck_probe_arg args[256];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int started = 0;
+    for (; started < threads; started++) {
+        args[started].iterations = (uint64_t)iterations;
+        if (pthread_create(&tid[started], NULL, ck_probe_spin, &args[started]) != 0) break;
+    }
+    for (int i = 0; i < started; i++) pthread_join(tid[i], NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (started < threads) return CK_ERR_OUT_OF_MEMORY;
+    volatile float sink = 0.0f;
+    for (int i = 0; i < threads; i++) sink += args[i].result;
+    (void)sink;
+    *seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    return CK_OK;
 }

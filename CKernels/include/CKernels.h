@@ -55,6 +55,12 @@ void ck_force_scalar(int force);
 /* Name of an ISA: "scalar", "avx2+fma" or "avx512". */
 const char *ck_isa_name(ck_isa isa);
 
+/* Clock probe for scaling measurements on shared hosts: `threads` threads each run the same
+   FMA-throughput loop (12 independent chains, `iterations` steps); *seconds is the wall time
+   until all finish. On `threads` free physical cores it equals the one-thread time; hyperthread
+   siblings or a busy host make it longer. 1 <= threads <= 256. */
+ck_status ck_clock_probe(int threads, int64_t iterations, double *seconds);
+
 /* The kernel set OpenBLAS runs its GEMMs with (its core name, e.g. "SkylakeX", "Haswell").
    At load, a pre-AVX2 fallback choice of OpenBLAS on an AVX2/AVX-512 CPU is replaced by the
    matching core (runtime.c explains why); OPENBLAS_CORETYPE or LONGEMBED_KEEP_BLAS_CORE=1 keeps

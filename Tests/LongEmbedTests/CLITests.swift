@@ -15,13 +15,16 @@ enum CLI {
     }
 
     /// Runs the CLI with `stdin` bytes; returns (status, stdout, stderr).
-    static func run(_ args: [String], stdin: Data = Data()) throws -> (Int32, String, String) {
+    static func run(_ args: [String], stdin: Data = Data(), environment: [String: String] = [:]) throws -> (Int32, String, String) {
         let p = Process()
         guard let exe = binary else {
             throw CLIError.notBuilt
         }
         p.executableURL = exe
         p.arguments = args
+        if !environment.isEmpty {
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         p.currentDirectoryURL = TestSupport.repoRoot
         let inPipe = Pipe(), outPipe = Pipe(), errPipe = Pipe()
         p.standardInput = inPipe
@@ -102,5 +105,25 @@ enum CLI {
         #expect(out.contains("isa:") && out.contains("threads:") && out.contains("numa nodes:"))
         let flag = try CLI.run(["bench", "--info"])
         #expect(flag.0 == 0 && flag.1 == out)
+        // LONGEMBED_ISA caps the kernels' ISA for the process.
+        let scalar = try CLI.run(["bench", "info"], environment: ["LONGEMBED_ISA": "scalar"])
+        #expect(scalar.0 == 0 && scalar.1.contains("isa:          scalar"), "\(scalar.1)")
+        if NativeRuntime.detectedISA >= .avx2 {
+            let avx2 = try CLI.run(["bench", "info"], environment: ["LONGEMBED_ISA": "avx2"])
+            #expect(avx2.1.contains("isa:          avx2+fma"), "\(avx2.1)")
+        }
+        // A user's OPENBLAS_CORETYPE is kept.
+        let core = try CLI.run(["bench", "info"], environment: ["OPENBLAS_CORETYPE": "Prescott"])
+        #expect(core.1.contains("blas core:    Prescott"), "\(core.1)")
+    }
+
+    @Test func benchScalingRunsAndRejectsBadOptions() throws {
+        let ok = try CLI.run(["bench", "scaling", "--workload", "attention", "--tokens", "256", "--rounds", "2", "--threads", "2"])
+        #expect(ok.0 == 0, "\(ok.2)")
+        #expect(ok.1.contains("round 2:") && ok.1.contains("probe") && ok.1.contains("median speed-up"), "\(ok.1)")
+        let bad = try CLI.run(["bench", "scaling", "--workload", "magic"])
+        #expect(bad.0 != 0 && bad.2.contains("magic"))
+        let one = try CLI.run(["bench", "scaling", "--threads", "1"])
+        #expect(one.0 != 0 && one.2.contains("--threads"))
     }
 }
