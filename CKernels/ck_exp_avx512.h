@@ -20,22 +20,4 @@ CK_AVX512 static inline __m512 ck_exp2_nonpos_avx512(__m512 u) {
     return _mm512_scalef_ps(p, n);
 }
 
-/* 2^u for u <= 0, 16 lanes; u < -126 (and -inf) gives 0. The same reduction and degree-6
-   polynomial as ck_exp2_neg_avx2 (relative error <= 2e-7); 2^n applied with vscalefps. */
-CK_AVX512 static inline __m512 ck_exp2_neg_avx512(__m512 u) {
-    const __m512 lo = _mm512_set1_ps(-126.0f);
-    const __mmask16 keep = _mm512_cmp_ps_mask(u, lo, _CMP_GE_OQ);
-    u = _mm512_max_ps(u, lo);
-    __m512 n = _mm512_roundscale_ps(u, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 f = _mm512_sub_ps(u, n);
-    __m512 p = _mm512_set1_ps(1.5403530393381606e-4f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3333558146428443e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6181291076284772e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504108664821580e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022650695910071e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718055994531e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    return _mm512_maskz_mov_ps(keep, _mm512_scalef_ps(p, n));
-}
-
 #endif

@@ -40,6 +40,18 @@ CK_AVX2 static void ck_layernorm_row_avx2(float *y, const float *x, const float 
     ck_layernorm_row_scalar(y, x, g, b, cols, mean, inv, c);
 }
 
+/* One row: mean and variance in double (two passes), then the affine normalization. */
+static void ck_layernorm_row(float *y, const float *x, const float *gamma, const float *beta, int64_t cols,
+                             float eps, int avx2) {
+    double sum = 0.0, sq = 0.0;
+    for (int64_t c = 0; c < cols; c++) sum += x[c];
+    double mean = sum / (double)cols;
+    for (int64_t c = 0; c < cols; c++) { double d = x[c] - mean; sq += d * d; }
+    double inv = 1.0 / sqrt(sq / (double)cols + (double)eps);
+    if (avx2) ck_layernorm_row_avx2(y, x, gamma, beta, cols, mean, inv);
+    else ck_layernorm_row_scalar(y, x, gamma, beta, cols, mean, inv, 0);
+}
+
 ck_status ck_layernorm_f32(float *y, const float *x, const float *gamma, const float *beta,
                            int64_t rows, int64_t cols, float eps) {
     ck_status s = ck_check_matrix(x, rows, cols);
@@ -48,16 +60,7 @@ ck_status ck_layernorm_f32(float *y, const float *x, const float *gamma, const f
     if (!(eps > 0.0f) || !isfinite(eps)) return CK_ERR_INVALID_VALUE;
     int avx2 = ck_use_avx2();
     CK_PARALLEL_FOR_IF(rows * cols >= CK_PARALLEL_MIN_WORK)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = x + r * cols;
-        double sum = 0.0, sq = 0.0;
-        for (int64_t c = 0; c < cols; c++) sum += xr[c];
-        double mean = sum / (double)cols;
-        for (int64_t c = 0; c < cols; c++) { double d = xr[c] - mean; sq += d * d; }
-        double inv = 1.0 / sqrt(sq / (double)cols + (double)eps);
-        if (avx2) ck_layernorm_row_avx2(y + r * cols, xr, gamma, beta, cols, mean, inv);
-        else ck_layernorm_row_scalar(y + r * cols, xr, gamma, beta, cols, mean, inv, 0);
-    }
+    for (int64_t r = 0; r < rows; r++) ck_layernorm_row(y + r * cols, x + r * cols, gamma, beta, cols, eps, avx2);
     return CK_OK;
 }
 
@@ -164,19 +167,13 @@ ck_status ck_bias_residual_layernorm_f32(float *y, const float *x, const float *
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = x + r * cols, *rr = residual ? residual + r * cols : NULL;
         float *yr = y + r * cols;
-        double sum = 0.0, sq = 0.0;
         for (int64_t c = 0; c < cols; c++) {
             float v = xr[c];
             if (bias) v += bias[c];
             if (rr) v += rr[c];
             yr[c] = v;
-            sum += v;
         }
-        double mean = sum / (double)cols;
-        for (int64_t c = 0; c < cols; c++) { double d = yr[c] - mean; sq += d * d; }
-        double inv = 1.0 / sqrt(sq / (double)cols + (double)eps);
-        if (avx2) ck_layernorm_row_avx2(yr, yr, gamma, beta, cols, mean, inv);
-        else ck_layernorm_row_scalar(yr, yr, gamma, beta, cols, mean, inv, 0);
+        ck_layernorm_row(yr, yr, gamma, beta, cols, eps, avx2);
     }
     return CK_OK;
 }

@@ -244,15 +244,38 @@ def parse_cases(text):
     return cases
 
 
+def mem_available_bytes():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def onnx_fits(config, tokens, batch):
+    """ONNX Runtime's CPU Attention op materializes the heads x L x L probabilities of a layer
+    (4.3 GiB peak RSS measured at 8192 tokens for MiniLM); skip it, saying why, where that alone
+    would take over half of the available memory."""
+    need = 4 * batch * config["num_attention_heads"] * tokens * tokens
+    avail = mem_available_bytes()
+    if avail and need > avail / 2:
+        print(f"  onnx skipped at {tokens} x {batch}: its attention materializes heads x L x L scores "
+              f"({need / 2**30:.0f} GiB per layer; {avail / 2**30:.0f} GiB available)", flush=True)
+        return False
+    return True
+
+
 def orchestrate(args):
     import numpy as np
     engines = args.engines.split(",")
     print(f"# peer benchmark  {time.strftime('%Y-%m-%d %H:%M')}  model {args.model}  threads {args.threads}  "
           f"rounds {args.rounds}", flush=True)
     summary = []
+    config = json.load(open(os.path.join(args.model, "config.json")))
     with tempfile.TemporaryDirectory() as tmp:
         for tokens, batch in parse_cases(args.cases):
             repeats = 3 if tokens * batch <= 16384 else 1
+            engines = [e for e in args.engines.split(",") if e != "onnx" or onnx_fits(config, tokens, batch)]
             times = {e: [] for e in engines}
             rss = {e: 0.0 for e in engines}
             ratios = {e: [] for e in engines if e != "ours"}
@@ -295,6 +318,7 @@ def orchestrate(args):
             for e in ratios:
                 row[e + "_ratio"] = statistics.median(ratios[e])
             summary.append(row)
+    engines = args.engines.split(",")
     print()
     print(f"| tokens x batch | " + " | ".join(f"{e} median s" for e in engines) + " | "
           + " | ".join(f"{e} / ours (median of per-round ratios)" for e in engines if e != "ours")
@@ -302,9 +326,9 @@ def orchestrate(args):
     print("|" + "---|" * (1 + 2 * len(engines) + len(engines) - 1))
     for row in summary:
         cells = [f"{row['tokens']} x {row['batch']}"]
-        cells += [f"{row[e]:.3f}" for e in engines]
-        cells += [f"{row[e + '_ratio']:.2f}x" for e in engines if e != "ours"]
-        cells += [f"{row[e + '_rss']:.0f}" for e in engines]
+        cells += [f"{row[e]:.3f}" if e in row else "-" for e in engines]
+        cells += [f"{row[e + '_ratio']:.2f}x" if e + "_ratio" in row else "-" for e in engines if e != "ours"]
+        cells += [f"{row[e + '_rss']:.0f}" if e + "_rss" in row else "-" for e in engines]
         print("| " + " | ".join(cells) + " |")
 
 

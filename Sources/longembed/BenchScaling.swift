@@ -52,11 +52,14 @@ struct BenchScaling: ParsableCommand {
         let r = try ScalingBenchmark.run(threads: n, rounds: rounds, workload: body)
         for (i, x) in r.rounds.enumerated() {
             let steal = x.stealFraction.map { String(format: "%.1f%%", $0 * 100) } ?? "n/a"
-            print(String(format: "round %d: 1 thread %.3f s  %d threads %.3f s  speed-up %.2fx  probe %.2f cores  steal %@",
-                         i + 1, x.oneThreadSeconds, n, x.manyThreadSeconds, x.speedup, x.probeCores, steal))
+            let busy = x.cpuUtilization.map { String(format: "%.0f%%", $0 * 100) } ?? "n/a"
+            print(String(format: "round %d: 1 thread %.3f s  %d threads %.3f s  speed-up %.2fx  probe %.2f cores  per probe core %.2fx  cpu busy %@  steal %@",
+                         i + 1, x.oneThreadSeconds, n, x.manyThreadSeconds, x.speedup, x.probeCores,
+                         x.probeNormalizedSpeedup(threads: n), busy, steal))
         }
         let free = r.freeCoreRounds.count
-        print(String(format: "median speed-up %.2fx over %d rounds", r.medianSpeedup, r.rounds.count))
+        print(String(format: "median speed-up %.2fx over %d rounds; scaled to %d probe cores %.2fx", r.medianSpeedup, r.rounds.count,
+                     n, r.medianProbeNormalizedSpeedup))
         if let s = r.medianSpeedupOnFreeCores {
             print(String(format: "median speed-up %.2fx over the %d rounds where the probe saw %d free cores", s, free, n))
         } else {

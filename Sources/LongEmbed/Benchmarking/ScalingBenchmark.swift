@@ -15,8 +15,14 @@ public struct ScalingRound: Sendable {
     /// Share of CPU time the hypervisor stole from this VM during the multi-thread run
     /// (`steal` in /proc/stat, all CPUs), or nil where the kernel does not report it.
     public var stealFraction: Double?
+    /// CPU time of the process during the multi-thread run over `threads` x its wall time:
+    /// below 1 where our threads waited (serial parts, imbalance; idle OpenMP threads sleep).
+    public var cpuUtilization: Double?
     /// One-thread time over multi-thread time.
     public var speedup: Double { oneThreadSeconds / manyThreadSeconds }
+    /// ``speedup`` scaled to `threads` full cores: `speedup * threads / probeCores` (the probe
+    /// also drops when all cores busy run at a lower clock than one).
+    public func probeNormalizedSpeedup(threads: Int) -> Double { speedup * Double(threads) / probeCores }
 }
 
 /// Result of ``ScalingBenchmark/run(threads:rounds:workload:)``.
@@ -27,6 +33,8 @@ public struct ScalingResult: Sendable {
     public var medianSpeedup: Double { Self.median(rounds.map(\.speedup)) }
     /// Rounds in which the probe saw (nearly) a free core per thread, before and after.
     public var freeCoreRounds: [ScalingRound] { rounds.filter { $0.probeCores >= Double(threads) * 0.95 } }
+    /// Median of ``ScalingRound/probeNormalizedSpeedup(threads:)`` over all rounds.
+    public var medianProbeNormalizedSpeedup: Double { Self.median(rounds.map { $0.probeNormalizedSpeedup(threads: threads) }) }
     /// Median speed-up over ``freeCoreRounds``, or nil when the host never gave the cores.
     public var medianSpeedupOnFreeCores: Double? {
         let r = freeCoreRounds
@@ -82,14 +90,24 @@ public enum ScalingBenchmark {
             let t1 = try time(workload)
             try NativeRuntime.setThreads(threads)
             let steal0 = CPUSteal.read()
+            let cpu0 = processCPUSeconds()
             let tn = try time(workload)
+            let cpu1 = processCPUSeconds()
             let steal1 = CPUSteal.read()
             let p1 = try probeCores(threads: threads, iterations: iterations)
             var stolen: Double?
             if let a = steal0, let b = steal1, b.total > a.total { stolen = Double(b.steal - a.steal) / Double(b.total - a.total) }
-            out.append(ScalingRound(oneThreadSeconds: t1, manyThreadSeconds: tn, probeCores: min(p0, p1), stealFraction: stolen))
+            out.append(ScalingRound(oneThreadSeconds: t1, manyThreadSeconds: tn, probeCores: min(p0, p1), stealFraction: stolen,
+                                    cpuUtilization: tn > 0 ? (cpu1 - cpu0) / (tn * Double(threads)) : nil))
         }
         return ScalingResult(threads: threads, rounds: out)
+    }
+
+    /// User + system CPU seconds of the whole process so far.
+    static func processCPUSeconds() -> Double {
+        var u = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
     }
 
     private static func time(_ body: () throws -> Void) rethrows -> Double {
