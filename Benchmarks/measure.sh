@@ -21,6 +21,13 @@ run $B bench attention --tokens 32768 --heads 12 --head-dim 64 --self-extend 9,5
 run $B bench encoder --tokens 32768 --repeats 1 --profile
 run $B bench encoder --tokens 8192 --repeats 3 --profile
 run $B bench scaling --workload encoder --tokens 4096 --rounds 7
+# What the ISA and the OpenBLAS core choice are worth, on this machine.
+run env LONGEMBED_ISA=avx2 $B bench attention --tokens 8192 --heads 12 --head-dim 32 --repeats 3
+run $B bench attention --tokens 8192 --heads 12 --head-dim 32 --repeats 3
+run env LONGEMBED_KEEP_BLAS_CORE=1 $B bench sgemm
+run $B bench sgemm
+run env LONGEMBED_KEEP_BLAS_CORE=1 $B bench encoder --tokens 4096 --repeats 3 --profile
+run $B bench encoder --tokens 4096 --repeats 3 --profile
 if [ "${1:-}" != "--no-peer" ]; then
     run bash Benchmarks/peer.sh --cases 512x32,8192,32768 --rounds 3
 fi

@@ -51,3 +51,26 @@ struct BenchAttention: ParsableCommand {
         }
     }
 }
+
+/// `longembed bench sgemm`: the dense GEMM rate (OpenBLAS through CKernels) on this machine.
+struct BenchSGEMM: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sgemm",
+        abstract: "Time C[m,n] = A[m,k] B[k,n] through ck_sgemm_f32 (OpenBLAS; the reference rate for the kernels).")
+
+    @Option(name: .long, help: "Rows of C.") var m: Int = 2048
+    @Option(name: .long, help: "Columns of C.") var n: Int = 2048
+    @Option(name: .long, help: "Inner dimension.") var k: Int = 2048
+    @Option(name: .long, help: "Timed repeats (median reported).") var repeats: Int = 5
+    @Option(name: .long, help: "Threads (default: all cores).") var threads: Int?
+
+    func run() throws {
+        if let threads {
+            guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+            try NativeRuntime.setThreads(threads)
+        }
+        let r = try GEMMBenchmark.run(m: m, n: n, k: k, repeats: repeats)
+        print(String(format: "sgemm %dx%dx%d  threads %d  blas %@  median %.4f s  %.1f GFLOP/s", m, n, k, NativeRuntime.threads,
+                     NativeRuntime.blasCore, r.seconds, r.gflops))
+    }
+}

@@ -13,7 +13,7 @@ struct LongEmbedCommand: ParsableCommand {
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks and machine information.",
-        subcommands: [Info.self, BenchAttention.self, BenchEncoder.self, BenchScaling.self]
+        subcommands: [Info.self, BenchAttention.self, BenchEncoder.self, BenchScaling.self, BenchSGEMM.self]
     )
 
     @Flag(name: .long, help: "Print the kernel runtime (same as `bench info`).")

@@ -117,6 +117,13 @@ enum CLI {
         #expect(core.1.contains("blas core:    Prescott"), "\(core.1)")
     }
 
+    @Test func benchSGEMMReportsARate() throws {
+        let ok = try CLI.run(["bench", "sgemm", "--m", "64", "--n", "48", "--k", "33", "--repeats", "2"])
+        #expect(ok.0 == 0 && ok.1.contains("sgemm 64x48x33") && ok.1.contains("GFLOP/s"), "\(ok.1)\(ok.2)")
+        let bad = try CLI.run(["bench", "sgemm", "--m", "0"])
+        #expect(bad.0 != 0 && bad.2.contains("sgemm"), "\(bad.2)")
+    }
+
     @Test func benchScalingRunsAndRejectsBadOptions() throws {
         let ok = try CLI.run(["bench", "scaling", "--workload", "attention", "--tokens", "256", "--rounds", "2", "--threads", "2"])
         #expect(ok.0 == 0, "\(ok.2)")

@@ -108,3 +108,32 @@ public enum AttentionBenchmark {
         }
     }
 }
+
+/// Times `ck_sgemm_f32` (OpenBLAS, split over the OpenMP team) on `C[m, n] = A[m, k] B[k, n]`:
+/// the machine's dense GEMM rate through the encoder's own call path, for comparisons.
+public enum GEMMBenchmark {
+    /// Median seconds and GFLOP/s (`2 m n k` flop) over `repeats` calls after one warm-up.
+    public static func run(m: Int, n: Int, k: Int, repeats: Int) throws(KernelError) -> (seconds: Double, gflops: Double) {
+        guard m >= 1, n >= 1, k >= 1, repeats >= 1 else {
+            throw .invalidShape(operation: "bench sgemm", detail: "m, n, k and repeats must be >= 1")
+        }
+        guard let a = ck_alloc_f32(m * k), let b = ck_alloc_f32(k * n), let c = ck_alloc_f32(m * n) else {
+            throw .outOfMemory(operation: "bench sgemm")
+        }
+        defer { ck_free_f32(a, m * k); ck_free_f32(b, k * n); ck_free_f32(c, m * n) }
+        for i in 0..<(m * k) { a[i] = Float(i % 7) * 0.25 - 0.75 }
+        for i in 0..<(k * n) { b[i] = Float(i % 5) * 0.5 - 1 }
+        func once() throws(KernelError) {
+            try checkStatus(ck_sgemm_f32(0, 0, Int64(m), Int64(n), Int64(k), 1, a, Int64(k), b, Int64(n), 0, c, Int64(n)), "sgemm")
+        }
+        try once()
+        var times: [Double] = []
+        for _ in 0..<repeats {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try once()
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        let s = times.sorted()[times.count / 2]
+        return (s, 2 * Double(m) * Double(n) * Double(k) / s / 1e9)
+    }
+}
