@@ -11,7 +11,7 @@
       strip of SR = 6 query rows: S = Q K^T (6 x 16 register-blocked micro-kernel, 12
       accumulators), running max and sum with exp2, O = O * exp2(m_old - m_new) + P V
       (6 x 16 micro-kernel); O / l at the end. The strip's scores (6 x BK) never leave L1.
-      On AVX-512 CPUs the same plan runs with 6 x 32 micro-kernels and 16-lane exp2.
+      On AVX-512 CPUs the same plan runs with 12 x 32 micro-kernels and 16-lane exp2.
    Memory: O(L * d) per head for the packed copies, O(BQ * d) per thread: never L x L. */
 #include "CKernels.h"
 #include "ck_internal.h"
@@ -26,7 +26,7 @@
 
 #define CK_BQ 96   /* query rows per work item: 16 strips */
 #define CK_BK 64   /* keys per tile */
-#define CK_SR 8    /* most query rows per strip: 6 with AVX2 and scalar (16 ymm), 8 with AVX-512 */
+#define CK_SR 12   /* most query rows per strip: 6 with AVX2 and scalar (16 ymm), 12 with AVX-512 (32 zmm) */
 #define CK_LOG2E 1.44269504088896341f
 
 /* Score sets of SelfExtend; plain attention uses CK_SET_NORMAL only. */
@@ -254,6 +254,10 @@ void ck_strip_scores_rows_avx512(float *s, const float *qs, const float *kt, int
 
 CK_AVX512 static void ck_strip_scores_avx512(float *s, const float *qs, const float *kt, int nr, int d) {
     switch (nr) {
+    case 12: ck_strip_scores_rows_avx512(s, qs, kt, d, 12); break;
+    case 11: ck_strip_scores_rows_avx512(s, qs, kt, d, 11); break;
+    case 10: ck_strip_scores_rows_avx512(s, qs, kt, d, 10); break;
+    case 9: ck_strip_scores_rows_avx512(s, qs, kt, d, 9); break;
     case 8: ck_strip_scores_rows_avx512(s, qs, kt, d, 8); break;
     case 7: ck_strip_scores_rows_avx512(s, qs, kt, d, 7); break;
     case 6: ck_strip_scores_rows_avx512(s, qs, kt, d, 6); break;
@@ -345,6 +349,10 @@ void ck_strip_pv_rows_avx512(float *o, const float *p, const float *vt, int d, c
 
 CK_AVX512 static void ck_strip_pv_avx512(float *o, const float *p, const float *vt, int nr, int d) {
     switch (nr) {
+    case 12: ck_strip_pv_rows_avx512(o, p, vt, d, 12); break;
+    case 11: ck_strip_pv_rows_avx512(o, p, vt, d, 11); break;
+    case 10: ck_strip_pv_rows_avx512(o, p, vt, d, 10); break;
+    case 9: ck_strip_pv_rows_avx512(o, p, vt, d, 9); break;
     case 8: ck_strip_pv_rows_avx512(o, p, vt, d, 8); break;
     case 7: ck_strip_pv_rows_avx512(o, p, vt, d, 7); break;
     case 6: ck_strip_pv_rows_avx512(o, p, vt, d, 6); break;
@@ -402,7 +410,7 @@ static void ck_attn_item(const ck_attn_job *job, int64_t item, float *scratch, c
     if (isa == CK_ISA_AVX512) memset(l16, 0, (size_t)nr * 16 * sizeof(float));
 
     const size_t kt_tile = (size_t)d * CK_BK;
-    const int sr = isa == CK_ISA_AVX512 ? 8 : 6;   /* strip height: 2 sr accumulators + 3 registers */
+    const int sr = isa == CK_ISA_AVX512 ? 12 : 6;   /* strip height: 2 sr accumulators + 3 registers */
     for (int64_t t = 0; t < job->n_ktiles; t++) {
         const int64_t j0 = t * CK_BK;
         const int nk = (int)((p->n_valid - j0) < CK_BK ? (p->n_valid - j0) : CK_BK);

@@ -47,6 +47,7 @@ struct AttentionCase: CustomTestStringConvertible, Sendable {
         .init(queries: 40, keys: 40, valid: 40, heads: 2, headDim: 5, fused: false),    // SIMD tail only
         .init(queries: 70, keys: 70, valid: 70, heads: 3, headDim: 17, fused: true),    // 16 + 1
         .init(queries: 257, keys: 257, valid: 250, heads: 2, headDim: 48, fused: false),// 32 + 16
+        .init(queries: 107, keys: 107, valid: 100, heads: 2, headDim: 64, fused: true), // 96 + 11: a strip of 11
     ]
 }
 
