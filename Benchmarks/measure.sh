@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every measurement behind the README's "Measured" table, in order, on this machine, and
-# writes the log to results/performance-<date>.log (about 30 minutes on 2 cores; the peer step
+# writes the log to results/performance-<date>.log (about 40 minutes on 2 cores; the peer step
 # installs PyTorch and ONNX Runtime into Benchmarks/.venv-peer on first use). Not part of `make test`.
 #   bash Benchmarks/measure.sh            # everything
 #   bash Benchmarks/measure.sh --no-peer  # our own figures only
@@ -29,6 +29,6 @@ run $B bench sgemm
 run env LONGEMBED_KEEP_BLAS_CORE=1 $B bench encoder --tokens 4096 --repeats 3 --profile
 run $B bench encoder --tokens 4096 --repeats 3 --profile
 if [ "${1:-}" != "--no-peer" ]; then
-    run bash Benchmarks/peer.sh --cases 512x32,8192,32768 --rounds 3
+    run bash Benchmarks/peer.sh --cases 512x32,8192,32768 --rounds 5
 fi
 echo "log: $log"
