@@ -41,6 +41,7 @@ typedef struct {
     float *out;
     int64_t window;          /* SelfExtend neighbour window, or -1 for plain attention */
     int64_t n_ktiles, n_qtiles;
+    int64_t next_item;       /* work counter: items are handed out one at a time (see below) */
     float *kt;               /* [n_sets][heads][n_ktiles][d][BK] */
     float *vp;               /* [heads][n_ktiles][BK][d] */
     float *scratch;          /* per thread: see ck_thread_floats */
@@ -509,11 +510,16 @@ static ck_status ck_attention_run(ck_attn_job *job) {
 #ifdef CK_USE_OPENMP
 #pragma omp for schedule(static)
 #endif
-        for (int64_t it = 0; it < pack_items; it++) ck_attn_pack_item(job, it);
-#ifdef CK_USE_OPENMP
-#pragma omp for schedule(static, 1)
-#endif
-        for (int64_t it = 0; it < items; it++) ck_attn_item(job, it, mine, isa);
+        for (int64_t it = 0; it < pack_items; it++) ck_attn_pack_item(job, it);   /* ends in a barrier */
+        /* Dynamic hand-out through an atomic counter (libomp 14 cannot link clang 21's dynamic
+           schedules): on a host that gives one core less than the other, or turbo that differs
+           per core, a static split would wait for the slowest thread. Consecutive items share
+           a head, so its K/V tiles stay warm in cache. */
+        for (;;) {
+            const int64_t it = __atomic_fetch_add(&job->next_item, 1, __ATOMIC_RELAXED);
+            if (it >= items) break;
+            ck_attn_item(job, it, mine, isa);
+        }
     }
     ck_free_f32(job->kt, kt_floats);
     ck_free_f32(job->vp, vp_floats);

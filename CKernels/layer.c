@@ -238,8 +238,9 @@ static void ck_sgemm_block(int trans_a, int trans_b, int64_t r0, int64_t rows, i
 #define CK_GEMM_PARALLEL_MIN ((int64_t)1 << 21)
 
 /* In OpenMP builds OpenBLAS runs single-threaded (runtime.c) and the OpenMP team splits C into
-   row (or, for wide short products, column) blocks of multiples of 16, one cblas_sgemm each:
-   the only threads are the team's, so no BLAS worker spins beside the next kernel. */
+   row (or, for wide short products, column) blocks of multiples of 16, one cblas_sgemm each,
+   handed out dynamically: the only threads are the team's, so no BLAS worker spins beside the
+   next kernel. */
 ck_status ck_sgemm_f32(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                        const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
                        float *c, int64_t ldc) {
@@ -255,14 +256,20 @@ ck_status ck_sgemm_f32(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k
         ck_sgemm_block(trans_a, trans_b, 0, m, 0, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return CK_OK;
     }
+    /* About four blocks per thread, multiples of 16 rows (columns), at least 64, handed out
+       through an atomic counter so that a thread on a slower core takes fewer of them. */
+    int64_t chunk = ((len + 4 * threads - 1) / (4 * threads) + 15) & ~(int64_t)15;
+    if (chunk < 64) chunk = 64;
+    const int64_t blocks = (len + chunk - 1) / chunk;
+    int64_t next = 0;
 #ifdef CK_USE_OPENMP
 #pragma omp parallel
 #endif
     {
-        const int64_t nt = ck_team_size(), t = ck_thread_id();
-        const int64_t chunk = ((len + nt - 1) / nt + 15) & ~(int64_t)15;
-        const int64_t s0 = t * chunk, s1 = s0 + chunk < len ? s0 + chunk : len;
-        if (s0 < s1) {
+        for (;;) {
+            const int64_t blk = __atomic_fetch_add(&next, 1, __ATOMIC_RELAXED);
+            if (blk >= blocks) break;
+            const int64_t s0 = blk * chunk, s1 = s0 + chunk < len ? s0 + chunk : len;
             if (by_rows) ck_sgemm_block(trans_a, trans_b, s0, s1 - s0, 0, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
             else ck_sgemm_block(trans_a, trans_b, 0, m, s0, s1 - s0, k, alpha, a, lda, b, ldb, beta, c, ldc);
         }
