@@ -4,18 +4,19 @@
 
 #include <immintrin.h>
 #include "ck_internal.h"
+#include "ck_exp_avx2.h"
 
-/* 2^u for finite u <= 0, 16 lanes, without range checks: vscalefps flushes 2^n below the
+/* 2^u for finite u <= 0, 16 lanes (the polynomial of ck_exp2_neg_avx2), without range checks: vscalefps flushes 2^n below the
    smallest subnormal to 0 (u = -1e30 gives exactly 0). Not for -inf or NaN inputs. */
 CK_AVX512 static inline __m512 ck_exp2_nonpos_avx512(__m512 u) {
     __m512 n = _mm512_roundscale_ps(u, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 f = _mm512_sub_ps(u, n);
-    __m512 p = _mm512_set1_ps(1.5403530393381606e-4f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.3333558146428443e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.6181291076284772e-3f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.5504108664821580e-2f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.4022650695910071e-1f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.9314718055994531e-1f));
+    __m512 p = _mm512_set1_ps(CK_EXP2_C6);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(CK_EXP2_C5));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(CK_EXP2_C4));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(CK_EXP2_C3));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(CK_EXP2_C2));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(CK_EXP2_C1));
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
     return _mm512_scalef_ps(p, n);
 }
