@@ -35,8 +35,8 @@ const char *ck_status_string(ck_status status) {
 /* ---- OpenBLAS kernel choice ----
    A DYNAMIC_ARCH OpenBLAS picks its kernels by CPU model when it loads. A release older than
    the CPU does not know the model and falls back to its Prescott (SSE3) kernels: Debian 12's
-   0.3.21 on an Intel family 6 model 207 Xeon ran sgemm 2048^3 at ~62 GFLOP/s on 2 threads,
-   ~4x below its SkylakeX kernels on the same machine (README, "Measured"). When OpenBLAS'
+   0.3.21 on an Intel family 6 model 207 Xeon ran sgemm 2048^3 about 5x slower than with its
+   SkylakeX kernels on the same machine (README, "Measured"). When OpenBLAS'
    choice is such a pre-AVX2 core while the CPU (and OS) support AVX2+FMA or AVX-512, the core
    is chosen again from the features: AVX-512 F/CD/BW/DQ/VL -> SkylakeX, AVX2+FMA -> Haswell,
    by OpenBLAS' own load-time sequence (gotoblas_dynamic_quit, then gotoblas_dynamic_init,
@@ -44,22 +44,17 @@ const char *ck_status_string(ck_status status) {
    with no BLAS call in flight. A user's OPENBLAS_CORETYPE, LONGEMBED_KEEP_BLAS_CORE=1 or an
    OpenBLAS built without DYNAMIC_ARCH (the weak symbols are absent) leaves it alone. */
 
-static int ck_cpuid_blas_core(const char **core) {
-#if defined(__x86_64__)
-    unsigned a, b, c, d;
-    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0), "c"(0));
-    if (a < 7) return 0;
-    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
-    const unsigned fma = (c >> 12) & 1, osxsave = (c >> 27) & 1, avx = (c >> 28) & 1;
-    if (!osxsave || !avx || !fma) return 0;
-    unsigned xlo, xhi;
-    __asm__ volatile("xgetbv" : "=a"(xlo), "=d"(xhi) : "c"(0));
-    if ((xlo & 0x6) != 0x6) return 0;                       /* SSE and AVX state enabled */
-    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(0));
-    const unsigned avx2 = (b >> 5) & 1;
-    const unsigned avx512 = ((b >> 16) & 1) && ((b >> 17) & 1) && ((b >> 28) & 1) && ((b >> 30) & 1) && ((b >> 31) & 1);
-    if (avx512 && (xlo & 0xE6) == 0xE6) { *core = "SkylakeX"; return 1; }   /* + opmask, zmm state */
-    if (avx2) { *core = "Haswell"; return 1; }
+/* The OpenBLAS core for this CPU's features, from the same detection as the kernels' ISA
+   (ck_detected_isa: AVX2+FMA, AVX-512F with zmm state) plus the AVX-512 subsets SkylakeX needs. */
+static int ck_blas_core_for_cpu(const char **core) {
+#if defined(__x86_64__) || defined(__i386__)
+    const ck_isa isa = ck_detected_isa();
+    if (isa == CK_ISA_AVX512 && __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")) {
+        *core = "SkylakeX";
+        return 1;
+    }
+    if (isa >= CK_ISA_AVX2_FMA) { *core = "Haswell"; return 1; }
 #else
     (void)core;
 #endif
@@ -86,7 +81,7 @@ static void ck_choose_blas_core(void) {
     if (getenv("OPENBLAS_CORETYPE") || getenv("LONGEMBED_KEEP_BLAS_CORE")) return;
     if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit) return;
     const char *core = NULL;
-    if (!ck_cpuid_blas_core(&core) || !ck_blas_core_is_pre_avx2(openblas_get_corename())) return;
+    if (!ck_blas_core_for_cpu(&core) || !ck_blas_core_is_pre_avx2(openblas_get_corename())) return;
     setenv("OPENBLAS_CORETYPE", core, 1);
     gotoblas_dynamic_quit();
     gotoblas_dynamic_init();

@@ -267,7 +267,7 @@ def onnx_fits(config, tokens, batch):
 
 def orchestrate(args):
     import numpy as np
-    engines = args.engines.split(",")
+    all_engines = args.engines.split(",")
     print(f"# peer benchmark  {time.strftime('%Y-%m-%d %H:%M')}  model {args.model}  threads {args.threads}  "
           f"rounds {args.rounds}", flush=True)
     summary = []
@@ -275,7 +275,7 @@ def orchestrate(args):
     with tempfile.TemporaryDirectory() as tmp:
         for tokens, batch in parse_cases(args.cases):
             repeats = 3 if tokens * batch <= 16384 else 1
-            engines = [e for e in args.engines.split(",") if e != "onnx" or onnx_fits(config, tokens, batch)]
+            engines = [e for e in all_engines if e != "onnx" or onnx_fits(config, tokens, batch)]
             times = {e: [] for e in engines}
             rss = {e: 0.0 for e in engines}
             ratios = {e: [] for e in engines if e != "ours"}
@@ -318,7 +318,7 @@ def orchestrate(args):
             for e in ratios:
                 row[e + "_ratio"] = statistics.median(ratios[e])
             summary.append(row)
-    engines = args.engines.split(",")
+    engines = all_engines
     print()
     print(f"| tokens x batch | " + " | ".join(f"{e} median s" for e in engines) + " | "
           + " | ".join(f"{e} / ours (median of per-round ratios)" for e in engines if e != "ours")

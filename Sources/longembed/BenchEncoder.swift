@@ -28,8 +28,8 @@ struct BenchEncoder: ParsableCommand {
     func run() throws {
         try modelOptions.applyThreads()
         let lengths = try tokens.split(separator: ",").map { s -> Int in
-            guard let n = Int(s.trimmingCharacters(in: .whitespaces)), n >= 2 else {
-                throw ValidationError("--tokens takes lengths >= 2, got '\(s)'")
+            guard let n = Int(s.trimmingCharacters(in: .whitespaces)), n >= 2, n <= EncoderBenchmark.maxDocumentTokens else {
+                throw ValidationError("--tokens takes lengths from 2 to \(EncoderBenchmark.maxDocumentTokens), got '\(s)'")
             }
             return n
         }

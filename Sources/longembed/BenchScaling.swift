@@ -28,7 +28,9 @@ struct BenchScaling: ParsableCommand {
     func run() throws {
         let n = modelOptions.threads ?? NativeRuntime.threads
         guard n >= 2 else { throw ValidationError("--threads must be at least 2 (the machine reports \(NativeRuntime.threads))") }
-        guard rounds >= 1, length >= 2 else { throw ValidationError("--rounds must be >= 1 and --tokens >= 2") }
+        guard rounds >= 1, length >= 2, length <= EncoderBenchmark.maxDocumentTokens else {
+            throw ValidationError("--rounds must be >= 1 and --tokens from 2 to \(EncoderBenchmark.maxDocumentTokens)")
+        }
         let body: () throws -> Void
         switch workload {
         case "encoder":

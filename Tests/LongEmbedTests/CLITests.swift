@@ -122,6 +122,8 @@ enum CLI {
         #expect(ok.0 == 0 && ok.1.contains("sgemm 64x48x33") && ok.1.contains("GFLOP/s"), "\(ok.1)\(ok.2)")
         let bad = try CLI.run(["bench", "sgemm", "--m", "0"])
         #expect(bad.0 != 0 && bad.2.contains("sgemm"), "\(bad.2)")
+        let huge = try CLI.run(["bench", "sgemm", "--m", "100000000000", "--k", "100000000000"])
+        #expect(huge.0 != 0 && huge.2.contains("do not fit"), "\(huge.2)")
     }
 
     @Test func benchScalingRunsAndRejectsBadOptions() throws {
@@ -130,6 +132,12 @@ enum CLI {
         #expect(ok.1.contains("round 2:") && ok.1.contains("probe") && ok.1.contains("median speed-up"), "\(ok.1)")
         let bad = try CLI.run(["bench", "scaling", "--workload", "magic"])
         #expect(bad.0 != 0 && bad.2.contains("magic"))
+        for workload in ["attention", "encoder"] {
+            let huge = try CLI.run(["bench", "scaling", "--workload", workload, "--tokens", "100000000000"])
+            #expect(huge.0 != 0 && huge.2.contains("--tokens"), "\(huge.2)")
+        }
+        let hugeEncoder = try CLI.run(["bench", "encoder", "--tokens", "100000000000"])
+        #expect(hugeEncoder.0 != 0 && hugeEncoder.2.contains("--tokens"), "\(hugeEncoder.2)")
         let one = try CLI.run(["bench", "scaling", "--threads", "1"])
         #expect(one.0 != 0 && one.2.contains("--threads"))
     }

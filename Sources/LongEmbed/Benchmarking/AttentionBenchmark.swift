@@ -90,7 +90,8 @@ public enum AttentionBenchmark {
                                         plainSeconds: plainSeconds, peakResidentBytes: peak)
     }
 
-    private static func median(_ repeats: Int, _ body: () throws(KernelError) -> Void) throws(KernelError) -> Double {
+    /// Median seconds of `repeats` timed calls of `body`.
+    static func median(_ repeats: Int, _ body: () throws(KernelError) -> Void) throws(KernelError) -> Double {
         var times: [Double] = []
         for _ in 0..<repeats {
             let t0 = DispatchTime.now().uptimeNanoseconds
@@ -117,6 +118,9 @@ public enum GEMMBenchmark {
         guard m >= 1, n >= 1, k >= 1, repeats >= 1 else {
             throw .invalidShape(operation: "bench sgemm", detail: "m, n, k and repeats must be >= 1")
         }
+        for (x, y) in [(m, k), (k, n), (m, n)] where x.multipliedReportingOverflow(by: y).overflow {
+            throw .invalidShape(operation: "bench sgemm", detail: "\(x) x \(y) floats do not fit in memory")
+        }
         guard let a = ck_alloc_f32(m * k), let b = ck_alloc_f32(k * n), let c = ck_alloc_f32(m * n) else {
             throw .outOfMemory(operation: "bench sgemm")
         }
@@ -127,13 +131,7 @@ public enum GEMMBenchmark {
             try checkStatus(ck_sgemm_f32(0, 0, Int64(m), Int64(n), Int64(k), 1, a, Int64(k), b, Int64(n), 0, c, Int64(n)), "sgemm")
         }
         try once()
-        var times: [Double] = []
-        for _ in 0..<repeats {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            try once()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-        }
-        let s = times.sorted()[times.count / 2]
+        let s = try AttentionBenchmark.median(repeats, once)
         return (s, 2 * Double(m) * Double(n) * Double(k) / s / 1e9)
     }
 }

@@ -40,8 +40,12 @@ public struct EncoderBenchmarkResult: Sendable {
 
 /// Times the encoder end to end on synthetic documents of an exact token count.
 public enum EncoderBenchmark {
+    /// The longest synthetic document the benchmarks build (the filler text alone for more would
+    /// take gigabytes before the encoder sees it).
+    public static let maxDocumentTokens = 1 << 20
+
     /// A document of exactly `tokens` tokens (special tokens included) made of the passkey
-    /// filler text.
+    /// filler text; `tokens <= maxDocumentTokens`.
     public static func document(tokens: Int, tokenizer: Tokenizer) -> [Int32] {
         let filler = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
         let perFiller = max(1, tokenizer.encode(filler, addSpecialTokens: false).count)
