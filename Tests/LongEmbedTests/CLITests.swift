@@ -31,7 +31,9 @@ enum CLI {
         p.standardOutput = outPipe
         p.standardError = errPipe
         try p.run()
-        inPipe.fileHandleForWriting.write(stdin)
+        // A child that fails before reading its input closes the pipe: that is its answer, not
+        // a test crash (the non-throwing write traps on EPIPE/EINTR).
+        try? inPipe.fileHandleForWriting.write(contentsOf: stdin)
         try inPipe.fileHandleForWriting.close()
         let out = outPipe.fileHandleForReading.readDataToEndOfFile()
         let err = errPipe.fileHandleForReading.readDataToEndOfFile()
