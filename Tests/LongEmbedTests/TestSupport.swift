@@ -1,14 +1,23 @@
 import Foundation
 
+/// Malformed fixture data or mismatched lengths in a comparison: a test failure, never a trap.
+struct FixtureError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+extension FixtureError {
+    init(_ message: String) { self.init(message: message) }
+}
+
 /// Paths and loaders shared by the tests.
 enum TestSupport {
     /// The repository root (this file is Tests/LongEmbedTests/TestSupport.swift).
     static let repoRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// `../shared/golden` beside the repository.
-    static let golden: URL = repoRoot.deletingLastPathComponent()
-        .appendingPathComponent("shared/golden", isDirectory: true)
+    /// `Tests/Fixtures`: every reference output the tests read (see its README for provenance).
+    static let golden: URL = repoRoot.appendingPathComponent("Tests/Fixtures", isDirectory: true)
 
     /// The default model fetched by `make setup`.
     static let defaultModel: URL = repoRoot.appendingPathComponent(".models/all-MiniLM-L6-v2", isDirectory: true)
@@ -17,34 +26,66 @@ enum TestSupport {
     static func loadNpy(_ url: URL) throws -> (shape: [Int], values: [Float]) {
         let data = try Data(contentsOf: url)
         guard data.count > 10, data.prefix(6) == Data([0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]) else {
-            throw NSError(domain: "npy", code: 1, userInfo: [NSLocalizedDescriptionKey: "not an npy file: \(url.path)"])
+            throw FixtureError("not an npy file: \(url.path)")
         }
-        let major = data[6]
+        let bytes = [UInt8](data)
+        let major = bytes[6]
         let headerLen: Int
         let headerStart: Int
         if major == 1 {
-            headerLen = Int(data[8]) | Int(data[9]) << 8
+            headerLen = Int(bytes[8]) | Int(bytes[9]) << 8
             headerStart = 10
         } else {
-            headerLen = Int(data[8]) | Int(data[9]) << 8 | Int(data[10]) << 16 | Int(data[11]) << 24
+            guard bytes.count >= 12 else { throw FixtureError("npy header length cut short: \(url.path)") }
+            headerLen = Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
             headerStart = 12
         }
-        let header = String(decoding: data[headerStart..<(headerStart + headerLen)], as: UTF8.self)
-        guard header.contains("'<f4'"), header.contains("'fortran_order': False") else {
-            throw NSError(domain: "npy", code: 2, userInfo: [NSLocalizedDescriptionKey: "unsupported npy header: \(header)"])
+        guard headerLen <= bytes.count - headerStart else {
+            throw FixtureError("npy header length \(headerLen) runs past the end of \(url.path) (\(bytes.count) bytes)")
         }
-        let shapeText = header.components(separatedBy: "'shape': (")[1].components(separatedBy: ")")[0]
-        let shape = shapeText.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        let count = shape.reduce(1, *)
-        let body = data.subdata(in: (headerStart + headerLen)..<data.count)
-        precondition(body.count == count * 4, "npy body size mismatch")
-        let values = body.withUnsafeBytes { raw in Array(raw.bindMemory(to: Float.self).prefix(count)) }
+        let bodyStart = headerStart + headerLen
+        let header = String(decoding: bytes[headerStart..<bodyStart], as: UTF8.self)
+        guard header.contains("'<f4'"), header.contains("'fortran_order': False") else {
+            throw FixtureError("unsupported npy header in \(url.path): \(header)")
+        }
+        let afterShape = header.components(separatedBy: "'shape': (")
+        guard afterShape.count >= 2, let shapeText = afterShape[1].components(separatedBy: ")").first else {
+            throw FixtureError("npy header without a shape in \(url.path): \(header)")
+        }
+        var shape: [Int] = []
+        for part in shapeText.split(separator: ",") {
+            let trimmed = part.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { continue }
+            guard let dim = Int(trimmed), dim >= 0 else {
+                throw FixtureError("bad npy shape '\(shapeText)' in \(url.path)")
+            }
+            shape.append(dim)
+        }
+        var count = 1
+        for dim in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: dim)
+            guard !overflow else { throw FixtureError("npy shape \(shape) overflows in \(url.path)") }
+            count = product
+        }
+        let bodyCount = bytes.count - bodyStart
+        guard count <= Int.max / 4, bodyCount == count * 4 else {
+            throw FixtureError("npy body size mismatch in \(url.path): shape \(shape) needs \(count) floats, body has \(bodyCount) bytes")
+        }
+        var values = [Float](repeating: 0, count: count)
+        for i in 0..<count {
+            let o = bodyStart + 4 * i
+            let bits = UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24
+            values[i] = Float(bitPattern: bits)
+        }
         return (shape, values)
     }
 
     /// Normalized mean squared error: mse(a, b) / mse(a, 0), with `a` the reference.
-    static func nmse(_ reference: [Float], _ value: [Float]) -> Double {
-        precondition(reference.count == value.count)
+    /// Throws when the lengths differ.
+    static func nmse(_ reference: [Float], _ value: [Float]) throws -> Double {
+        guard reference.count == value.count else {
+            throw FixtureError("nmse: reference has \(reference.count) values, compared has \(value.count)")
+        }
         var num = 0.0, den = 0.0
         for i in reference.indices {
             let d = Double(reference[i]) - Double(value[i])
@@ -54,9 +95,11 @@ enum TestSupport {
         return den == 0 ? num : num / den
     }
 
-    /// Largest absolute difference.
-    static func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
-        precondition(a.count == b.count)
+    /// Largest absolute difference. Throws when the lengths differ.
+    static func maxAbsDiff(_ a: [Float], _ b: [Float]) throws -> Float {
+        guard a.count == b.count else {
+            throw FixtureError("maxAbsDiff: first has \(a.count) values, second has \(b.count)")
+        }
         var m: Float = 0
         for i in a.indices { m = max(m, abs(a[i] - b[i])) }
         return m
