@@ -8,10 +8,12 @@
       into [BK][d] tiles; keys >= n_valid are left out (tails zero-padded, masked to -inf);
    2. for every (head, query tile of BQ rows), in parallel: q pre-scaled by scale * log2(e),
       then for each key tile (K and V tiles stay in L1/L2 for the whole query tile) and each
-      strip of SR = 6 query rows: S = Q K^T (6 x 16 register-blocked micro-kernel, 12
+      strip of 6 query rows: S = Q K^T (6 x 16 register-blocked micro-kernel, 12
       accumulators), running max and sum with exp2, O = O * exp2(m_old - m_new) + P V
       (6 x 16 micro-kernel); O / l at the end. The strip's scores (6 x BK) never leave L1.
-      On AVX-512 CPUs the same plan runs with 12 x 32 micro-kernels and 16-lane exp2.
+      On AVX-512 CPUs the same plan runs with strips of 12 rows (CK_SR), 12 x 32
+      micro-kernels and 16-lane exp2; the scalar path takes the same steps one float at a
+      time (and finishes the AVX2 P V columns past the last multiple of 16).
    Memory: O(L * d) per head for the packed copies, O(BQ * d) per thread: never L x L. */
 #include "CKernels.h"
 #include "ck_internal.h"
@@ -75,11 +77,12 @@ static void ck_pack_v_tile(float *dst, const float *v, int64_t stride, int64_t j
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* S = Qs K^T for one tile: S[r][jj], r < nr, jj < BK (padded keys score 0, masked later)   */
+/* S = Qs K^T for one strip x key tile: S[r][jj], r < nr, jj < BK (padded keys score 0,     */
+/* masked later)                                                                            */
 /* ---------------------------------------------------------------------------------------- */
 
-static void ck_tile_scores_scalar(float *s, const float *qs, const float *kt, int nr, int d, int r0) {
-    for (int r = r0; r < nr; r++)
+static void ck_strip_scores_scalar(float *s, const float *qs, const float *kt, int nr, int d) {
+    for (int r = 0; r < nr; r++)
         for (int jj = 0; jj < CK_BK; jj++) {
             float acc = 0.0f;
             for (int c = 0; c < d; c++) acc += qs[r * d + c] * kt[(size_t)c * CK_BK + jj];
@@ -122,11 +125,11 @@ CK_AVX2 static void ck_strip_scores_avx2(float *s, const float *qs, const float 
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* Online softmax of one tile row set: S -> P in place, updates m, l and rescales O.        */
+/* Online softmax of one strip x key tile: S -> P in place, updates m, l and rescales O.    */
 /* Scores are in log2 units (q carried scale * log2 e).                                     */
 /* ---------------------------------------------------------------------------------------- */
 
-static void ck_tile_softmax_scalar(float *s, float *m, float *l, float *o, int nr, int nk, int d) {
+static void ck_strip_softmax_scalar(float *s, float *m, float *l, float *o, int nr, int nk, int d) {
     for (int r = 0; r < nr; r++) {
         float *sr = s + r * CK_BK;
         float mt = -INFINITY;
@@ -156,7 +159,7 @@ CK_AVX2 static float ck_hmax_avx2(__m256 v) {
     return _mm_cvtss_f32(x);
 }
 
-CK_AVX2 static void ck_tile_softmax_avx2(float *s, float *m, float *l, float *o, int nr, int nk, int d) {
+CK_AVX2 static void ck_strip_softmax_avx2(float *s, float *m, float *l, float *o, int nr, int nk, int d) {
     for (int r = 0; r < nr; r++) {
         float *sr = s + r * CK_BK;
         for (int jj = nk; jj < CK_BK; jj++) sr[jj] = -INFINITY;
@@ -167,7 +170,7 @@ CK_AVX2 static void ck_tile_softmax_avx2(float *s, float *m, float *l, float *o,
         float corr = exp2f(m[r] - mn);
         __m256 vmn = _mm256_set1_ps(mn), acc = _mm256_setzero_ps();
         for (int jj = 0; jj < CK_BK; jj += 8) {
-            __m256 e = ck_exp2_neg_avx2(_mm256_sub_ps(_mm256_load_ps(sr + jj), vmn));
+            __m256 e = ck_exp2_nonpos_avx2(_mm256_sub_ps(_mm256_load_ps(sr + jj), vmn));
             _mm256_store_ps(sr + jj, e);
             acc = _mm256_add_ps(acc, e);
         }
@@ -183,11 +186,12 @@ CK_AVX2 static void ck_tile_softmax_avx2(float *s, float *m, float *l, float *o,
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* O += P V for one tile: O[r][c] += sum_jj P[r][jj] V[jj][c]                                */
+/* O += P V for one strip x key tile: O[r][c] += sum_jj P[r][jj] V[jj][c], columns from c0  */
+/* (the scalar path and the column tail of the AVX2 path)                                   */
 /* ---------------------------------------------------------------------------------------- */
 
-static void ck_tile_pv_scalar(float *o, const float *p, const float *vt, int nr, int d, int r0, int c0) {
-    for (int r = r0; r < nr; r++)
+static void ck_strip_pv_scalar(float *o, const float *p, const float *vt, int nr, int d, int c0) {
+    for (int r = 0; r < nr; r++)
         for (int jj = 0; jj < CK_BK; jj++) {
             float pj = p[r * CK_BK + jj];
             if (pj == 0.0f) continue;
@@ -225,7 +229,7 @@ CK_AVX2 static void ck_strip_pv_avx2(float *o, const float *p, const float *vt, 
     case 2: ck_strip_pv_rows_avx2(o, p, vt, d, d16, 2); break;
     default: ck_strip_pv_rows_avx2(o, p, vt, d, d16, 1); break;
     }
-    if (d16 < d) ck_tile_pv_scalar(o, p, vt, nr, d, 0, d16);
+    if (d16 < d) ck_strip_pv_scalar(o, p, vt, nr, d, d16);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -278,7 +282,7 @@ _Static_assert(CK_BK == 64, "the AVX-512 softmax holds a row of scores in 4 vect
      first tiles: a new running max is a record of the row's scores);
    - row sums stay 16-lane vectors l16 across tiles, reduced once at the end;
    - padded keys load as -1e30, whose exp2 is exactly 0, so the exp2 needs no clamp. */
-CK_AVX512 static void ck_tile_softmax_avx512(float *s, float *m, float *l16, float *o, int nr, int nk, int d) {
+CK_AVX512 static void ck_strip_softmax_avx512(float *s, float *m, float *l16, float *o, int nr, int nk, int d) {
     const __m512 pad = _mm512_set1_ps(-1e30f);
     for (int r = 0; r < nr; r++) {
         float *sr = s + r * CK_BK;
@@ -429,7 +433,7 @@ static void ck_attn_item(const ck_attn_job *job, int64_t item, float *scratch, c
                 float *ss = s + (size_t)set * CK_SR * CK_BK;
                 if (isa == CK_ISA_AVX512) ck_strip_scores_avx512(ss, qr, kt, ns, d);
                 else if (isa == CK_ISA_AVX2_FMA) ck_strip_scores_avx2(ss, qr, kt, ns, d);
-                else ck_tile_scores_scalar(ss, qr, kt, ns, d, 0);
+                else ck_strip_scores_scalar(ss, qr, kt, ns, d);
                 if (!st) st = ss;
             }
             if (sets & (sets - 1)) {
@@ -444,14 +448,14 @@ static void ck_attn_item(const ck_attn_job *job, int64_t item, float *scratch, c
             }
             float *os = o + (size_t)r0 * d;
             if (isa == CK_ISA_AVX512) {
-                ck_tile_softmax_avx512(st, m + r0, l16 + (size_t)r0 * 16, os, ns, nk, d);
+                ck_strip_softmax_avx512(st, m + r0, l16 + (size_t)r0 * 16, os, ns, nk, d);
                 ck_strip_pv_avx512(os, st, vt, ns, d);
             } else if (isa == CK_ISA_AVX2_FMA) {
-                ck_tile_softmax_avx2(st, m + r0, l + r0, os, ns, nk, d);
+                ck_strip_softmax_avx2(st, m + r0, l + r0, os, ns, nk, d);
                 ck_strip_pv_avx2(os, st, vt, ns, d);
             } else {
-                ck_tile_softmax_scalar(st, m + r0, l + r0, os, ns, nk, d);
-                ck_tile_pv_scalar(os, st, vt, ns, d, 0, 0);
+                ck_strip_softmax_scalar(st, m + r0, l + r0, os, ns, nk, d);
+                ck_strip_pv_scalar(os, st, vt, ns, d, 0);
             }
         }
     }

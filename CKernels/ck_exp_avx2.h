@@ -17,7 +17,7 @@
 /* 2^u for u <= 0 (attention's exp2(s - max)); u < -126 gives 0. Range reduction u = n + f with
    n = round(u), f in [-0.5, 0.5] (exact); 2^f = e^(f ln 2) by its degree-6 Taylor polynomial,
    relative error <= 2e-7; the result is p * 2^n built in the exponent bits. */
-CK_AVX2 static inline __m256 ck_exp2_neg_avx2(__m256 u) {
+CK_AVX2 static inline __m256 ck_exp2_nonpos_avx2(__m256 u) {
     const __m256 lo = _mm256_set1_ps(-126.0f);
     __m256 zero_mask = _mm256_cmp_ps(u, lo, _CMP_LT_OQ);
     u = _mm256_max_ps(u, lo);

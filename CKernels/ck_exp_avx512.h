@@ -6,7 +6,7 @@
 #include "ck_internal.h"
 #include "ck_exp_avx2.h"
 
-/* 2^u for finite u <= 0, 16 lanes (the polynomial of ck_exp2_neg_avx2), without range checks: vscalefps flushes 2^n below the
+/* 2^u for finite u <= 0, 16 lanes (the polynomial of ck_exp2_nonpos_avx2), without range checks: vscalefps flushes 2^n below the
    smallest subnormal to 0 (u = -1e30 gives exactly 0). Not for -inf or NaN inputs. */
 CK_AVX512 static inline __m512 ck_exp2_nonpos_avx512(__m512 u) {
     __m512 n = _mm512_roundscale_ps(u, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);

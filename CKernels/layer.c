@@ -1,6 +1,7 @@
 /* Layer operations on contiguous row-major [rows, cols] fp32 matrices: LayerNorm
-   (Ba et al. 2016, arXiv:1607.06450), bias + residual, bias + exact GELU (Hendrycks & Gimpel
-   2016, arXiv:1606.08415), pooling, L2 normalization and the GEMM entry points (OpenBLAS). */
+   (Ba et al. 2016, arXiv:1607.06450), LayerNorm of bias + residual, bias + exact GELU
+   (Hendrycks & Gimpel 2016, arXiv:1606.08415), pooling, L2 normalization and the GEMM entry
+   points (OpenBLAS). */
 #include "CKernels.h"
 #include "ck_internal.h"
 #include "ck_parallel.h"
@@ -61,41 +62,6 @@ ck_status ck_layernorm_f32(float *y, const float *x, const float *gamma, const f
     int avx2 = ck_use_avx2();
     CK_PARALLEL_FOR_IF(rows * cols >= CK_PARALLEL_MIN_WORK)
     for (int64_t r = 0; r < rows; r++) ck_layernorm_row(y + r * cols, x + r * cols, gamma, beta, cols, eps, avx2);
-    return CK_OK;
-}
-
-/* ---- x += bias + residual ---- */
-
-static void ck_add_bias_residual_row_scalar(float *x, const float *bias, const float *res, int64_t cols, int64_t c) {
-    for (; c < cols; c++) {
-        float v = x[c];
-        if (bias) v += bias[c];
-        if (res) v += res[c];
-        x[c] = v;
-    }
-}
-
-CK_AVX2 static void ck_add_bias_residual_row_avx2(float *x, const float *bias, const float *res, int64_t cols) {
-    int64_t c = 0;
-    for (; c + 8 <= cols; c += 8) {
-        __m256 v = _mm256_loadu_ps(x + c);
-        if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias + c));
-        if (res) v = _mm256_add_ps(v, _mm256_loadu_ps(res + c));
-        _mm256_storeu_ps(x + c, v);
-    }
-    ck_add_bias_residual_row_scalar(x, bias, res, cols, c);
-}
-
-ck_status ck_add_bias_residual_f32(float *x, const float *bias, const float *residual, int64_t rows, int64_t cols) {
-    ck_status s = ck_check_matrix(x, rows, cols);
-    if (s != CK_OK) return s;
-    int avx2 = ck_use_avx2();
-    CK_PARALLEL_FOR_IF(rows * cols >= CK_PARALLEL_MIN_WORK)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *res = residual ? residual + r * cols : NULL;
-        if (avx2) ck_add_bias_residual_row_avx2(x + r * cols, bias, res, cols);
-        else ck_add_bias_residual_row_scalar(x + r * cols, bias, res, cols, 0);
-    }
     return CK_OK;
 }
 

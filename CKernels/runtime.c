@@ -36,13 +36,14 @@ const char *ck_status_string(ck_status status) {
    A DYNAMIC_ARCH OpenBLAS picks its kernels by CPU model when it loads. A release older than
    the CPU does not know the model and falls back to its Prescott (SSE3) kernels: Debian 12's
    0.3.21 on an Intel family 6 model 207 Xeon ran sgemm 2048^3 about 5x slower than with its
-   SkylakeX kernels on the same machine (README, "Measured"). When OpenBLAS'
-   choice is such a pre-AVX2 core while the CPU (and OS) support AVX2+FMA or AVX-512, the core
-   is chosen again from the features: AVX-512 F/CD/BW/DQ/VL -> SkylakeX, AVX2+FMA -> Haswell,
-   by OpenBLAS' own load-time sequence (gotoblas_dynamic_quit, then gotoblas_dynamic_init,
-   which reads OPENBLAS_CORETYPE). Runs in our constructor, after OpenBLAS' and before main,
-   with no BLAS call in flight. A user's OPENBLAS_CORETYPE, LONGEMBED_KEEP_BLAS_CORE=1 or an
-   OpenBLAS built without DYNAMIC_ARCH (the weak symbols are absent) leaves it alone. */
+   SkylakeX kernels on the same machine (README, "Measured"). When OpenBLAS' choice is such a
+   pre-AVX2 core while the CPU (and OS) support AVX2+FMA or AVX-512, the core is chosen again
+   from the features: AVX-512 F/CD/BW/DQ/VL -> SkylakeX, AVX2+FMA -> Haswell, by OpenBLAS' own
+   load-time sequence (gotoblas_dynamic_quit, then gotoblas_dynamic_init, which reads
+   OPENBLAS_CORETYPE). Runs in ck_configure_runtime_at_load, after OpenBLAS' own constructor and
+   before main, with no BLAS call in flight. A user's OPENBLAS_CORETYPE,
+   LONGEMBED_KEEP_BLAS_CORE=1 or an OpenBLAS built without DYNAMIC_ARCH (the weak symbols are
+   absent) leaves it alone. */
 
 /* The OpenBLAS core for this CPU's features, from the same detection as the kernels' ISA
    (ck_detected_isa: AVX2+FMA, AVX-512F with zmm state) plus the AVX-512 subsets SkylakeX needs. */
@@ -77,7 +78,7 @@ static int ck_blas_core_is_pre_avx2(const char *name) {
     return 0;
 }
 
-static void ck_choose_blas_core(void) {
+static void ck_reselect_blas_core_for_cpu(void) {
     if (getenv("OPENBLAS_CORETYPE") || getenv("LONGEMBED_KEEP_BLAS_CORE")) return;
     if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit) return;
     const char *core = NULL;
@@ -90,26 +91,39 @@ static void ck_choose_blas_core(void) {
 
 const char *ck_blas_core_name(void) { return openblas_get_corename(); }
 
+/* The highest ISA the kernels may use (ck_limit_isa, LONGEMBED_ISA). */
 static ck_isa ck_isa_cap = CK_ISA_AVX512;
 
-/* Passive OpenMP waiting unless the user chose otherwise: on a host that sometimes gives the
-   VM one core, spinning threads cost milliseconds per parallel region (notes/machine.md).
-   Runs at load time, before the OpenMP runtime reads its environment. */
-__attribute__((constructor)) static void ck_default_wait_policy(void) {
-    setenv("OMP_WAIT_POLICY", "passive", 0);
-    ck_choose_blas_core();
-    /* LONGEMBED_ISA=scalar|avx2|avx512 caps the kernels' ISA for the whole process (A/B runs,
-       instruction counts that do not depend on the host). */
+/* Passive OpenMP waiting unless the user chose otherwise (OMP_WAIT_POLICY set): on a host that
+   sometimes gives the VM one core, spinning threads cost milliseconds per parallel region
+   (README, "Measured", on the cores the host gives). Must run before the OpenMP runtime reads
+   its environment. */
+static void ck_default_omp_wait_policy_passive(void) { setenv("OMP_WAIT_POLICY", "passive", 0); }
+
+/* LONGEMBED_ISA=scalar|avx2 caps the kernels' ISA for the whole process (A/B runs, instruction
+   counts that do not depend on the host); any other value keeps the automatic choice. */
+static void ck_apply_isa_cap_from_env(void) {
     const char *isa = getenv("LONGEMBED_ISA");
-    if (isa) {
-        if (strcasecmp(isa, "scalar") == 0) ck_isa_cap = CK_ISA_SCALAR;
-        else if (strcasecmp(isa, "avx2") == 0 || strcasecmp(isa, "avx2+fma") == 0) ck_isa_cap = CK_ISA_AVX2_FMA;
-    }
+    if (!isa) return;
+    if (strcasecmp(isa, "scalar") == 0) ck_isa_cap = CK_ISA_SCALAR;
+    else if (strcasecmp(isa, "avx2") == 0 || strcasecmp(isa, "avx2+fma") == 0) ck_isa_cap = CK_ISA_AVX2_FMA;
+}
+
+/* With OpenMP, GEMMs are split over the OpenMP team (layer.c); OpenBLAS' own pthreads would
+   otherwise spin for up to ~2^28 cycles after each call, on the cores the next kernel needs. */
+static void ck_make_openblas_single_threaded(void) {
 #ifdef CK_USE_OPENMP
-    /* GEMMs are split over the OpenMP team (layer.c); OpenBLAS' own pthreads would otherwise
-       spin for up to ~2^28 cycles after each call, on the cores the next kernel needs. */
     openblas_set_num_threads(1);
 #endif
+}
+
+/* Load-time configuration of the runtime, after OpenBLAS' own constructor and before main:
+   OpenMP wait policy, OpenBLAS core and threads, ISA cap. */
+__attribute__((constructor)) static void ck_configure_runtime_at_load(void) {
+    ck_default_omp_wait_policy_passive();
+    ck_reselect_blas_core_for_cpu();
+    ck_apply_isa_cap_from_env();
+    ck_make_openblas_single_threaded();
 }
 
 static ck_isa ck_cpu_isa(void) {
@@ -136,8 +150,6 @@ ck_isa ck_active_isa(void) {
 void ck_limit_isa(ck_isa max) {
     ck_isa_cap = max < CK_ISA_SCALAR ? CK_ISA_SCALAR : (max > CK_ISA_AVX512 ? CK_ISA_AVX512 : max);
 }
-
-void ck_force_scalar(int force) { ck_isa_cap = force ? CK_ISA_SCALAR : CK_ISA_AVX512; }
 
 const char *ck_isa_name(ck_isa isa) {
     switch (isa) {

@@ -27,6 +27,8 @@ import sys
 import tempfile
 import time
 
+# The passkey filler, SyntheticData.filler (Sources/LongEmbed/Evaluation/Generators.swift) plus
+# the space EncoderBenchmark.document puts after each copy: both sides embed the same text.
 FILLER = ("The grass is green. The sky is blue. The sun is yellow. Here we go. "
           "There and back again. ")
 

@@ -1,6 +1,6 @@
 /*
  * CKernels: fp32 kernels for long-context text encoders (LongEmbed, Zhu et al. 2024,
- * arXiv:2404.12096). Every function returns a ck_status, never prints, never exits and never
+ * arXiv:2404.12096). Every kernel returns a ck_status, never prints, never exits and never
  * allocates inside its hot loop (scratch, where needed, is allocated once per call).
  *
  * Layout conventions (row-major, "token-major"):
@@ -9,9 +9,15 @@
  *   [hd * d, hd * d + d) of the row. stride >= h * d lets q, k and v live side by side in one
  *   fused QKV buffer of row length 3 * h * d.
  *
- * Each kernel has an AVX2+FMA path (compiled per function with __attribute__((target)), so no
- * global -march flag is needed) chosen at run time when the CPU has it, and a portable scalar
- * path that is also the tail loop of the vector code.
+ * Code paths, chosen at run time from the CPU (ck_active_isa) and compiled per function with
+ * __attribute__((target)), so no global -march flag is needed:
+ *   - scalar:   portable C for every kernel; the same loop finishes the vector code's tails;
+ *   - AVX2+FMA: exp, RoPE (rotate-half layout), LayerNorm and its bias + residual form,
+ *               bias + GELU, attention and SelfExtend attention;
+ *   - AVX-512:  attention and SelfExtend attention (12 x 32 micro-kernels, 16-lane exp2); the
+ *               other kernels take their AVX2+FMA path on AVX-512 CPUs.
+ * Pooling, L2 normalization and the RoPE frequency table are scalar only; the GEMMs run in
+ * OpenBLAS with the kernels of its own core choice (ck_blas_core_name).
  */
 #ifndef CKERNELS_H
 #define CKERNELS_H
@@ -45,13 +51,11 @@ typedef enum ck_isa { CK_ISA_SCALAR = 0, CK_ISA_AVX2_FMA = 1, CK_ISA_AVX512 = 2 
 
 /* The best ISA this CPU and OS support (AVX-512F with zmm state, AVX2+FMA, or scalar). */
 ck_isa ck_detected_isa(void);
-/* The ISA the kernels run now: the detected one, capped by ck_limit_isa / ck_force_scalar. */
+/* The ISA the kernels run now: the detected one, capped by ck_limit_isa (or LONGEMBED_ISA at load). */
 ck_isa ck_active_isa(void);
 /* Cap the ISA at `max` (CK_ISA_AVX512 restores the automatic choice). For tests and A/B runs;
    not thread-safe against kernels in flight. */
 void ck_limit_isa(ck_isa max);
-/* Force the portable scalar path (force != 0) or restore automatic choice (0). For tests. */
-void ck_force_scalar(int force);
 /* Name of an ISA: "scalar", "avx2+fma" or "avx512". */
 const char *ck_isa_name(ck_isa isa);
 
@@ -151,8 +155,9 @@ ck_status ck_attention_f32(const ck_attention_params *p, const float *q, const f
  *   q, k:             rotated with normal positions i and j   (used where |i - j| <  window)
  *   q_lower, k_lower: rotated with grouped positions for j <= i (used where |i - j| >= window, j <= i)
  *   q_upper, k_upper: rotated with grouped positions for j > i (used where |i - j| >= window, j > i)
- * Official bidirectional rule (methods.md): lower: query floor(i/g) + shift, key floor(j/g);
- * upper: query floor(i/g), key floor(j/g) + shift; shift = w - floor(w/g). */
+ * Grouped positions follow LongEmbed's official bidirectional code (Zhu et al. 2024,
+ * arXiv:2404.12096): lower: query floor(i/g) + shift, key floor(j/g); upper: query floor(i/g),
+ * key floor(j/g) + shift; shift = w - floor(w/g). */
 typedef struct ck_selfextend_inputs {
     const float *q, *k;
     const float *q_lower, *k_lower;
@@ -174,11 +179,6 @@ ck_status ck_selfextend_attention_f32(const ck_attention_params *p, int64_t wind
    x, y: [rows, cols] (y may equal x); gamma, beta: [cols]; eps > 0. */
 ck_status ck_layernorm_f32(float *y, const float *x, const float *gamma, const float *beta,
                            int64_t rows, int64_t cols, float eps);
-
-/* x = x + bias (broadcast per row) + residual, in place. bias may be NULL, residual may be NULL.
-   x, residual: [rows, cols]; bias: [cols]. */
-ck_status ck_add_bias_residual_f32(float *x, const float *bias, const float *residual,
-                                   int64_t rows, int64_t cols);
 
 /* x = gelu(x + bias), exact erf form 0.5 * x * (1 + erf(x / sqrt(2))) = x * Phi(x), in place.
    bias may be NULL. x: [rows, cols]; bias: [cols]. The AVX2 path evaluates Phi through erfc

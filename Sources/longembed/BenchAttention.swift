@@ -25,11 +25,24 @@ struct BenchAttention: ParsableCommand {
     @Option(name: .long, help: "Threads (default: all cores).")
     var threads: Int?
 
-    func run() throws {
-        if let threads {
-            guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-            try NativeRuntime.setThreads(threads)
+    func validate() throws {
+        guard (1...EncoderBenchmark.maxDocumentTokens).contains(tokens) else {
+            throw ValidationError("--tokens must be between 1 and \(EncoderBenchmark.maxDocumentTokens), got \(tokens)")
         }
+        guard (1...256).contains(heads), (1...1024).contains(headDim), (1...1000).contains(repeats) else {
+            throw ValidationError("--heads must be 1...256, --head-dim 1...1024 and --repeats 1...1000")
+        }
+        // q, k, v and the output: 4 x L x heads x d floats.
+        guard tokens * heads * headDim <= 1 << 31 else {
+            throw ValidationError("--tokens x --heads x --head-dim must be at most 2^31 (4 buffers of 4 bytes each)")
+        }
+        if let threads, !(1...CLIBounds.maxThreads).contains(threads) {
+            throw ValidationError("--threads must be between 1 and \(CLIBounds.maxThreads), got \(threads)")
+        }
+    }
+
+    func run() throws {
+        if let threads { try NativeRuntime.setThreads(threads) }
         var se: (group: Int, window: Int)?
         if let selfExtend {
             let parts = selfExtend.split(separator: ",").compactMap { Int($0) }
@@ -64,11 +77,15 @@ struct BenchSGEMM: ParsableCommand {
     @Option(name: .long, help: "Timed repeats (median reported).") var repeats: Int = 5
     @Option(name: .long, help: "Threads (default: all cores).") var threads: Int?
 
-    func run() throws {
-        if let threads {
-            guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-            try NativeRuntime.setThreads(threads)
+    func validate() throws {
+        guard (1...1000).contains(repeats) else { throw ValidationError("--repeats must be between 1 and 1000") }
+        if let threads, !(1...CLIBounds.maxThreads).contains(threads) {
+            throw ValidationError("--threads must be between 1 and \(CLIBounds.maxThreads), got \(threads)")
         }
+    }
+
+    func run() throws {
+        if let threads { try NativeRuntime.setThreads(threads) }
         let r = try GEMMBenchmark.run(m: m, n: n, k: k, repeats: repeats)
         print(String(format: "sgemm %dx%dx%d  threads %d  blas %@  median %.4f s  %.1f GFLOP/s", m, n, k, NativeRuntime.threads,
                      NativeRuntime.blasCore, r.seconds, r.gflops))

@@ -17,7 +17,10 @@ struct BenchScaling: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
 
     @Option(name: .long, help: "Workload: encoder (one document through the model) or attention (the kernel, 12 heads, d 32).")
-    var workload: String = "encoder"
+    var workload: Workload = .encoder
+
+    /// What `bench scaling` times.
+    enum Workload: String, ExpressibleByArgument, CaseIterable { case encoder, attention }
 
     @Option(name: .customLong("tokens"), help: "Document length in tokens.")
     var length: Int = 4096
@@ -33,22 +36,20 @@ struct BenchScaling: ParsableCommand {
         }
         let body: () throws -> Void
         switch workload {
-        case "encoder":
-            let url = URL(fileURLWithPath: modelOptions.model)
-            let lo = try ModelConfig.load(directory: url).maxPositionEmbeddings
+        case .encoder:
+            let model = try modelOptions.loadModel()
+            let lo = model.trainedContext.tokens
             let ext: ContextExtension = length <= lo ? .none : ContextExtension(.positionInterpolation(), targetLength: length)
-            let encoder = try Encoder(directory: url, options: EncoderOptions(maxTokens: length <= lo ? length : nil,
+            let encoder = try Encoder(model: model, options: EncoderOptions(maxTokens: length <= lo ? length : nil,
                                                                               contextExtension: ext, batchTokens: max(8192, length)))
             let ids = EncoderBenchmark.document(tokens: length, tokenizer: encoder.tokenizer)
             body = { _ = try encoder.embed(tokenIDs: [ids]) }
-        case "attention":
+        case .attention:
             let heads = 12, d = 32
             let q = (0..<(length * heads * d)).map { Float(($0 * 7919) % 2001 - 1000) / 1000 }
             var out = [Float](repeating: 0, count: q.count)
             let shape = AttentionShape(queries: length, keys: length, heads: heads, headDim: d)
             body = { try NativeKernels().attention(shape: shape, q: q, k: q, v: q, out: &out) }
-        default:
-            throw ValidationError("--workload is encoder or attention, got '\(workload)'")
         }
         print("workload: \(workload)  tokens: \(length)  isa: \(NativeRuntime.isa)  threads: 1 vs \(n)  blas: \(NativeRuntime.blasCore)")
         let r = try ScalingBenchmark.run(threads: n, rounds: rounds, workload: body)

@@ -1,23 +1,12 @@
-// LongEmbed benchmark suites. Every figure is a median over repeats, and every kernel figure
-// is printed beside a reference measured in the same run (OpenBLAS sgemm of equal FLOPs), so
-// ratios stay meaningful on a shared, noisy machine.
+// LongEmbed benchmark suites. Every figure is a median over repeats (LongEmbed's BenchmarkTimer,
+// ContinuousClock), and every kernel figure is printed beside a reference measured in the same
+// run (OpenBLAS sgemm of equal FLOPs), so ratios stay meaningful on a shared, noisy machine.
 //
 //   swift run -c release LongEmbedBenchmarks                 # all suites, quick sizes
 //   swift run -c release LongEmbedBenchmarks attention-32k   # the README's 32k figures
 //   swift run -c release LongEmbedBenchmarks attention-once 4096 2 # one call, L heads (callgrind)
-import Dispatch
 import Foundation
 import LongEmbed
-
-func median(_ repeats: Int, _ body: () throws -> Void) rethrows -> Double {
-    var t: [Double] = []
-    for _ in 0..<repeats {
-        let s = DispatchTime.now().uptimeNanoseconds
-        try body()
-        t.append(Double(DispatchTime.now().uptimeNanoseconds - s) / 1e9)
-    }
-    return t.sorted()[t.count / 2]
-}
 
 func attention(_ lengths: [Int], headDims: [Int], repeats: Int) throws {
     print("## attention vs OpenBLAS sgemm (same run)")
@@ -44,19 +33,22 @@ func selfExtend(_ lengths: [Int], repeats: Int) throws {
 func tokenizer(model: URL) throws {
     print("## tokenizer")
     let tok = try Tokenizer.load(directory: model)
-    let text = String(repeating: "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. ", count: 1400)
+    let text = String(repeating: SyntheticData.filler + " ", count: 1400)
     var n = 0
-    let t = median(5) { n = tok.encode(text).count }
+    let t = BenchmarkTimer.median(repeats: 5) { n = tok.encode(text).count }
     print(String(format: "%d tokens in %.4f s: %.0f tokens/s", n, t, Double(n) / t))
 }
 
-func encoder(model: URL, lengths: [Int]) throws {
-    print("## encoder end to end (PI past 512 tokens)")
+func encoder(model url: URL, lengths: [Int]) throws {
+    // One model for every length; Lo is the model's trained context.
+    let model = try Model(directory: url)
+    let lo = model.trainedContext.tokens
+    print("## encoder end to end (PI past Lo = \(lo) tokens)")
     for n in lengths {
-        let ext: ContextExtension = n <= 512 ? .none : ContextExtension(.positionInterpolation(), targetLength: n)
+        let ext: ContextExtension = n <= lo ? .none : ContextExtension(.positionInterpolation(), targetLength: n)
         let r = try EncoderBenchmark.run(tokens: n, batch: 1, repeats: 3, profile: false) { k in
-            try Encoder(directory: model, options: EncoderOptions(maxTokens: n <= 512 ? n : nil, contextExtension: ext,
-                                                                   batchTokens: max(8192, n)), kernels: k)
+            try Encoder(model: model, options: EncoderOptions(maxTokens: n <= lo ? n : nil, contextExtension: ext,
+                                                              batchTokens: max(8192, n)), kernels: k)
         }
         print(String(format: "tokens %6d  median %.3f s  %.0f tokens/s  peak RSS %.0f MiB", r.tokens, r.medianSeconds,
                      r.tokensPerSecond, Double(r.peakResidentBytes ?? 0) / 1_048_576))

@@ -1,5 +1,4 @@
 import CKernels
-import Dispatch
 
 /// Result of ``AttentionBenchmark/run(tokens:heads:headDim:selfExtend:repeats:)``.
 public struct AttentionBenchmarkResult: Sendable {
@@ -48,7 +47,7 @@ public enum AttentionBenchmark {
         let kernels = NativeKernels()
 
         func timePlain() throws(KernelError) -> Double {
-            try median(repeats) { () throws(KernelError) in
+            try BenchmarkTimer.median(repeats: repeats) { () throws(KernelError) in
                 try kernels.attention(shape: shape, q: buffers[0], k: buffers[1], v: buffers[2], out: out)
             }
         }
@@ -57,7 +56,7 @@ public enum AttentionBenchmark {
         if let se = selfExtend {
             let inputs = SelfExtendInputs(q: buffers[0], k: buffers[1], qLower: buffers[3], kLower: buffers[4],
                                           qUpper: buffers[5], kUpper: buffers[6])
-            seconds = try median(repeats) { () throws(KernelError) in
+            seconds = try BenchmarkTimer.median(repeats: repeats) { () throws(KernelError) in
                 try kernels.selfExtendAttention(shape: shape, window: se.window, inputs: inputs, v: buffers[2], out: out)
             }
             plainSeconds = try timePlain()
@@ -72,7 +71,7 @@ public enum AttentionBenchmark {
         let panel = min(n, 1024)
         guard let c = ck_alloc_f32(panel * n) else { throw .outOfMemory(operation: "bench attention") }
         defer { ck_free_f32(c, panel * n) }
-        let sgemmSeconds = try median(repeats) { () throws(KernelError) in
+        let sgemmSeconds = try BenchmarkTimer.median(repeats: repeats) { () throws(KernelError) in
             for h in 0..<(2 * heads) {
                 let a = buffers[h % 2] + (h / 2) * d
                 let b = buffers[1] + (h / 2) * d
@@ -88,17 +87,6 @@ public enum AttentionBenchmark {
         return AttentionBenchmarkResult(tokens: n, heads: heads, headDim: d, selfExtend: selfExtend, seconds: seconds,
                                         gflops: flops / seconds / 1e9, sgemmGflops: flops / sgemmSeconds / 1e9,
                                         plainSeconds: plainSeconds, peakResidentBytes: peak)
-    }
-
-    /// Median seconds of `repeats` timed calls of `body`.
-    static func median(_ repeats: Int, _ body: () throws(KernelError) -> Void) throws(KernelError) -> Double {
-        var times: [Double] = []
-        for _ in 0..<repeats {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            try body()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-        }
-        return times.sorted()[times.count / 2]
     }
 
     private static func fill(_ p: UnsafeMutablePointer<Float>, _ n: Int, seed: UInt64) {
@@ -131,7 +119,7 @@ public enum GEMMBenchmark {
             try checkStatus(ck_sgemm_f32(0, 0, Int64(m), Int64(n), Int64(k), 1, a, Int64(k), b, Int64(n), 0, c, Int64(n)), "sgemm")
         }
         try once()
-        let s = try AttentionBenchmark.median(repeats, once)
+        let s = try BenchmarkTimer.median(repeats: repeats, once)
         return (s, 2 * Double(m) * Double(n) * Double(k) / s / 1e9)
     }
 }

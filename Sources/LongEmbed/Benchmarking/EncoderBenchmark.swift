@@ -1,12 +1,9 @@
-import Dispatch
 import Foundation
 
-/// Peak and current resident memory of this process, from /proc/self/status.
+/// Peak resident memory of this process, from /proc/self/status.
 public enum ProcessMemory {
     /// Peak resident set size in bytes (VmHWM), or nil where /proc is unavailable.
     public static func peakResidentBytes() -> Int? { field("VmHWM:") }
-    /// Current resident set size in bytes (VmRSS).
-    public static func residentBytes() -> Int? { field("VmRSS:") }
 
     private static func field(_ name: String) -> Int? {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
@@ -45,11 +42,12 @@ public enum EncoderBenchmark {
     public static let maxDocumentTokens = 1 << 20
 
     /// A document of exactly `tokens` tokens (special tokens included) made of the passkey
-    /// filler text; `tokens <= maxDocumentTokens`.
+    /// filler text (``SyntheticData/filler`` repeated, a space after each copy);
+    /// `tokens <= maxDocumentTokens`.
     public static func document(tokens: Int, tokenizer: Tokenizer) -> [Int32] {
-        let filler = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
-        let perFiller = max(1, tokenizer.encode(filler, addSpecialTokens: false).count)
-        let text = String(repeating: filler, count: tokens / perFiller + 2)
+        let unit = SyntheticData.filler + " "
+        let perFiller = max(1, tokenizer.encode(unit, addSpecialTokens: false).count)
+        let text = String(repeating: unit, count: tokens / perFiller + 2)
         return tokenizer.encode(text, maxTokens: tokens)
     }
 
@@ -60,9 +58,8 @@ public enum EncoderBenchmark {
         // One encoder (one copy of the weights), so peak RSS is the model's own.
         let profiler = ProfilingKernels(wrapping: DefaultKernels())
         let encoder = try makeEncoder(profile ? profiler : DefaultKernels())
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        let ids = document(tokens: tokens, tokenizer: encoder.tokenizer)
-        let tokenizeSeconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        var ids: [Int32] = []
+        let tokenizeSeconds = BenchmarkTimer.seconds { ids = document(tokens: tokens, tokenizer: encoder.tokenizer) }
         let docs = [[Int32]](repeating: ids, count: batch)
         if repeats > 1 { _ = try encoder.embed(tokenIDs: docs) }
         var times: [Double] = []
@@ -71,9 +68,7 @@ public enum EncoderBenchmark {
                 profiler.reset()
                 profiler.record("tokenize", seconds: tokenizeSeconds * Double(batch))
             }
-            let s = DispatchTime.now().uptimeNanoseconds
-            _ = try encoder.embed(tokenIDs: docs)
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - s) / 1e9)
+            times.append(try BenchmarkTimer.seconds { _ = try encoder.embed(tokenIDs: docs) })
         }
         var profileRows: [OperationProfile] = []
         if profile {
@@ -83,8 +78,7 @@ public enum EncoderBenchmark {
             profileRows.append(OperationProfile(name: "embeddings + other", seconds: other, calls: 1, flops: 0))
             profileRows.sort { $0.seconds > $1.seconds }
         }
-        let sorted = times.sorted()
-        return EncoderBenchmarkResult(tokens: ids.count, batch: batch, medianSeconds: sorted[sorted.count / 2],
+        return EncoderBenchmarkResult(tokens: ids.count, batch: batch, medianSeconds: Statistics.median(times),
                                       seconds: times, tokenizeSeconds: tokenizeSeconds,
                                       peakResidentBytes: ProcessMemory.peakResidentBytes(), profile: profileRows)
     }

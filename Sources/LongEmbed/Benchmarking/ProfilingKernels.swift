@@ -1,4 +1,3 @@
-import Dispatch
 import Synchronization
 
 /// Wall time and work of one kind of operation, accumulated over a run.
@@ -50,10 +49,10 @@ public final class ProfilingKernels: Kernels {
     }
 
     private func timed<T>(_ name: String, flops: Double = 0, _ body: () throws(KernelError) -> T) throws(KernelError) -> T {
-        let t0 = DispatchTime.now().uptimeNanoseconds
+        let clock = ContinuousClock()
+        let start = clock.now
         let r = try body()
-        let t1 = DispatchTime.now().uptimeNanoseconds
-        record(name, seconds: Double(t1 - t0) / 1e9, flops: flops)
+        record(name, seconds: BenchmarkTimer.seconds(start.duration(to: clock.now)), flops: flops)
         return r
     }
 
@@ -106,13 +105,6 @@ public final class ProfilingKernels: Kernels {
         try timed("LayerNorm + residual") { () throws(KernelError) in
             try base.biasResidualLayerNorm(y: y, x: x, bias: bias, residual: residual, gamma: gamma, beta: beta,
                                            rows: rows, cols: cols, eps: eps)
-        }
-    }
-
-    public func addBiasResidual(x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
-                                residual: UnsafePointer<Float>?, rows: Int, cols: Int) throws(KernelError) {
-        try timed("LayerNorm + residual") { () throws(KernelError) in
-            try base.addBiasResidual(x: x, bias: bias, residual: residual, rows: rows, cols: cols)
         }
     }
 

@@ -1,5 +1,4 @@
 import CKernels
-import Dispatch
 import Foundation
 
 /// One round of ``ScalingBenchmark``: the workload on one thread and on `threads` threads,
@@ -30,20 +29,15 @@ public struct ScalingResult: Sendable {
     public var threads: Int
     public var rounds: [ScalingRound]
     /// Median speed-up over all rounds.
-    public var medianSpeedup: Double { Self.median(rounds.map(\.speedup)) }
+    public var medianSpeedup: Double { Statistics.median(rounds.map(\.speedup)) }
     /// Rounds in which the probe saw (nearly) a free core per thread, before and after.
     public var freeCoreRounds: [ScalingRound] { rounds.filter { $0.probeCores >= Double(threads) * 0.95 } }
     /// Median of ``ScalingRound/probeNormalizedSpeedup(threads:)`` over all rounds.
-    public var medianProbeNormalizedSpeedup: Double { Self.median(rounds.map { $0.probeNormalizedSpeedup(threads: threads) }) }
+    public var medianProbeNormalizedSpeedup: Double { Statistics.median(rounds.map { $0.probeNormalizedSpeedup(threads: threads) }) }
     /// Median speed-up over ``freeCoreRounds``, or nil when the host never gave the cores.
     public var medianSpeedupOnFreeCores: Double? {
         let r = freeCoreRounds
-        return r.isEmpty ? nil : Self.median(r.map(\.speedup))
-    }
-
-    static func median(_ xs: [Double]) -> Double {
-        let s = xs.sorted()
-        return s.isEmpty ? .nan : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
+        return r.isEmpty ? nil : Statistics.median(r.map(\.speedup))
     }
 }
 
@@ -87,11 +81,11 @@ public enum ScalingBenchmark {
         for _ in 0..<rounds {
             let p0 = try probeCores(threads: threads, iterations: iterations)
             try NativeRuntime.setThreads(1)
-            let t1 = try time(workload)
+            let t1 = try BenchmarkTimer.seconds(workload)
             try NativeRuntime.setThreads(threads)
             let steal0 = CPUSteal.read()
             let cpu0 = processCPUSeconds()
-            let tn = try time(workload)
+            let tn = try BenchmarkTimer.seconds(workload)
             let cpu1 = processCPUSeconds()
             let steal1 = CPUSteal.read()
             let p1 = try probeCores(threads: threads, iterations: iterations)
@@ -108,12 +102,6 @@ public enum ScalingBenchmark {
         var u = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
         return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
-    }
-
-    private static func time(_ body: () throws -> Void) rethrows -> Double {
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        try body()
-        return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
     }
 }
 

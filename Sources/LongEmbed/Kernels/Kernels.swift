@@ -4,7 +4,8 @@
 /// exist and are always compiled:
 /// - ``ReferenceKernels``: plain Swift, straightforward loops, Double accumulation and
 ///   materialized score matrices. Slow, obviously correct: the test oracle.
-/// - ``NativeKernels``: the C kernels of the `CKernels` target (AVX2+FMA, OpenMP, OpenBLAS).
+/// - ``NativeKernels``: the C kernels of the `CKernels` target (scalar, AVX2+FMA and, for
+///   attention, AVX-512 paths chosen at run time; OpenMP; OpenBLAS).
 ///
 /// ``DefaultKernels`` names the one the package trait `ReferenceKernels` selects.
 ///
@@ -101,8 +102,10 @@ public struct AttentionShape: Sendable, Equatable {
 ///
 /// All `q*` share ``AttentionShape/qStride`` and all `k*` share ``AttentionShape/kStride``.
 /// - `q`, `k`: normal positions, used where `|i - j| < window`.
-/// - `qLower`, `kLower`: grouped positions for `j < i` (query `i/g + shift`, key `j/g`).
-/// - `qUpper`, `kUpper`: grouped positions for `j > i` (query `i/g`, key `j/g + shift`).
+/// - `qLower`, `kLower`: grouped positions for `j <= i` (query `i/g + shift`, key `j/g`), used
+///   where `|i - j| >= window`.
+/// - `qUpper`, `kUpper`: grouped positions for `j > i` (query `i/g`, key `j/g + shift`), used
+///   where `|i - j| >= window`.
 public struct SelfExtendInputs {
     public var q: UnsafePointer<Float>
     public var k: UnsafePointer<Float>
@@ -168,9 +171,6 @@ public protocol LayerKernels: Sendable {
     /// Row-wise LayerNorm with affine `gamma`, `beta`; `y` may equal `x`.
     func layerNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
                    beta: UnsafePointer<Float>, rows: Int, cols: Int, eps: Float) throws(KernelError)
-    /// `x += bias (per column) + residual`, in place; either may be `nil`.
-    func addBiasResidual(x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
-                         residual: UnsafePointer<Float>?, rows: Int, cols: Int) throws(KernelError)
     /// `y = LayerNorm(x + bias + residual)` with affine `gamma`, `beta`, in one pass: the BERT
     /// sub-layer epilogue. `bias` and `residual` may be `nil`; `y` may equal `x` or `residual`.
     func biasResidualLayerNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
@@ -193,7 +193,7 @@ public struct ReferenceKernels: Sendable {
     public init() {}
 }
 
-/// The C kernels (`CKernels`: AVX2+FMA, OpenMP, OpenBLAS). See ``Kernels``.
+/// The C kernels (`CKernels`: scalar, AVX2+FMA and AVX-512 paths, OpenMP, OpenBLAS). See ``Kernels``.
 public struct NativeKernels: Sendable {
     public init() {}
 }

@@ -49,11 +49,6 @@ extension NativeKernels: LayerKernels {
         try checkStatus(ck_layernorm_f32(y, x, gamma, beta, Int64(rows), Int64(cols), eps), "layerNorm")
     }
 
-    public func addBiasResidual(x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
-                                residual: UnsafePointer<Float>?, rows: Int, cols: Int) throws(KernelError) {
-        try checkStatus(ck_add_bias_residual_f32(x, bias, residual, Int64(rows), Int64(cols)), "addBiasResidual")
-    }
-
     public func biasResidualLayerNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                       residual: UnsafePointer<Float>?, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
                                       rows: Int, cols: Int, eps: Float) throws(KernelError) {

@@ -52,6 +52,4 @@ public enum NativeRuntime {
     public static var blasCore: String { String(cString: ck_blas_core_name()) }
     /// Number of NUMA nodes (1 on a single-node machine).
     public static var numaNodes: Int { Int(ck_numa_node_count()) }
-    /// Forces the portable scalar path (for tests and comparisons).
-    public static func forceScalar(_ on: Bool) { ck_force_scalar(on ? 1 : 0) }
 }

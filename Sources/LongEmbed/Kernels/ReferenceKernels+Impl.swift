@@ -70,7 +70,7 @@ extension ReferenceKernels: AttentionKernels {
     public func attention(shape s: AttentionShape, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
                           v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) throws(KernelError) {
         try KernelChecks.attention("attention", s)
-        try attend(s, window: nil, pick: { _, _ in (q, k) }, v: v, out: out)
+        try attend(s, pick: { _, _ in (q, k) }, v: v, out: out)
     }
 
     public func selfExtendAttention(shape s: AttentionShape, window: Int, inputs: SelfExtendInputs,
@@ -78,15 +78,14 @@ extension ReferenceKernels: AttentionKernels {
         try KernelChecks.attention("selfExtendAttention", s)
         if s.queries != s.keys { throw .invalidShape(operation: "selfExtendAttention", detail: "queries must equal keys") }
         if window < 0 { throw .invalidValue(operation: "selfExtendAttention", detail: "window must be >= 0") }
-        try attend(s, window: window, pick: { i, j in
+        try attend(s, pick: { i, j in
             if abs(i - j) < window { return (inputs.q, inputs.k) }
             return j <= i ? (inputs.qLower, inputs.kLower) : (inputs.qUpper, inputs.kUpper)
         }, v: v, out: out)
     }
 
     /// One materialized score row per (head, query) in Double; `pick(i, j)` chooses the q/k pair.
-    private func attend(_ s: AttentionShape, window: Int?,
-                        pick: (Int, Int) -> (UnsafePointer<Float>, UnsafePointer<Float>),
+    private func attend(_ s: AttentionShape, pick: (Int, Int) -> (UnsafePointer<Float>, UnsafePointer<Float>),
                         v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) throws(KernelError) {
         let d = s.headDim
         var scores = [Double](repeating: 0, count: s.validKeys)
@@ -165,19 +164,6 @@ extension ReferenceKernels: LayerKernels {
             }
             try sum.withUnsafeBufferPointer { s throws(KernelError) in
                 try layerNorm(y: y + r * cols, x: s.baseAddress!, gamma: gamma, beta: beta, rows: 1, cols: cols, eps: eps)
-            }
-        }
-    }
-
-    public func addBiasResidual(x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
-                                residual: UnsafePointer<Float>?, rows: Int, cols: Int) throws(KernelError) {
-        try KernelChecks.positive("addBiasResidual", ["rows": rows, "cols": cols])
-        for r in 0..<rows {
-            for c in 0..<cols {
-                var v = Double(x[r * cols + c])
-                if let bias { v += Double(bias[c]) }
-                if let residual { v += Double(residual[r * cols + c]) }
-                x[r * cols + c] = Float(v)
             }
         }
     }
