@@ -124,6 +124,10 @@ public struct ModelConfig: Codable, Sendable, Equatable {
 
 /// The sentence-transformers configuration of a model folder: pooling, normalization and
 /// maximum sequence length (`modules.json`, `1_Pooling/config.json`, `sentence_bert_config.json`).
+///
+/// Only a file that does not exist counts as absent: a file that is present but unreadable (a
+/// directory at that path, no permission) or malformed is a typed error naming its path, never
+/// a silent fall-back to the defaults. A leading UTF-8 byte-order mark is ignored.
 public struct SentenceTransformersConfig: Sendable, Equatable {
     /// Pooling of token vectors.
     public var pooling: Pooling
@@ -132,12 +136,14 @@ public struct SentenceTransformersConfig: Sendable, Equatable {
     /// sentence-transformers' truncation length.
     public var maxSeqLength: Int?
 
+    /// The smallest accepted `max_seq_length`: `[CLS]`, one token of text and `[SEP]`.
+    public static let minimumMaxSeqLength = 3
+
     /// Reads the folder's sentence-transformers files; nil when it has no `modules.json`.
     public static func load(directory: URL) throws(ModelError) -> SentenceTransformersConfig? {
-        let fm = FileManager.default
         let modulesURL = directory.appendingPathComponent("modules.json")
-        guard let modulesData = fm.contents(atPath: modulesURL.path) else { return nil }
-        guard let modules = try? JSONSerialization.jsonObject(with: modulesData) as? [[String: Any]] else {
+        guard let modulesData = try ModelJSON.contentsIfPresent(modulesURL) else { return nil }
+        guard let modules = ModelJSON.parse(modulesData) as? [[String: Any]] else {
             throw .invalidConfig(path: modulesURL.path, reason: "expected a JSON list of modules")
         }
         var pooling = Pooling.mean
@@ -146,29 +152,49 @@ public struct SentenceTransformersConfig: Sendable, Equatable {
             let type = m["type"] as? String ?? ""
             if type.hasSuffix("Normalize") { normalize = true }
             if type.hasSuffix("Pooling") {
-                let path = m["path"] as? String ?? "1_Pooling"
-                let url = directory.appendingPathComponent(path).appendingPathComponent("config.json")
-                guard let data = fm.contents(atPath: url.path),
-                      let cfg = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                    throw .invalidConfig(path: url.path, reason: "missing or malformed pooling config")
-                }
-                func on(_ key: String) -> Bool { (cfg[key] as? Bool) ?? false }
-                if on("pooling_mode_cls_token") { pooling = .cls }
-                else if on("pooling_mode_lasttoken") { pooling = .lastToken }
-                else if on("pooling_mode_mean_tokens") { pooling = .mean }
-                else {
-                    throw .invalidConfig(path: url.path, reason: "pooling mode not supported (mean, cls and last token are)")
-                }
+                pooling = try loadPooling(directory: directory, module: m, modulesPath: modulesURL.path)
             }
         }
-        var maxSeq: Int?
-        let stURL = directory.appendingPathComponent("sentence_bert_config.json")
-        if let data = fm.contents(atPath: stURL.path) {
-            guard let cfg = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw .invalidConfig(path: stURL.path, reason: "malformed JSON")
-            }
-            maxSeq = (cfg["max_seq_length"] as? NSNumber)?.intValue
-        }
+        let maxSeq = try loadMaxSeqLength(directory: directory)
         return SentenceTransformersConfig(pooling: pooling, normalize: normalize, maxSeqLength: maxSeq)
+    }
+
+    /// The pooling mode of a Pooling module's `config.json`.
+    private static func loadPooling(directory: URL, module: [String: Any], modulesPath: String) throws(ModelError) -> Pooling {
+        let path = module["path"] as? String ?? "1_Pooling"
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard !path.hasPrefix("/"), !parts.contains("..") else {
+            throw .invalidConfig(path: modulesPath, reason: "module path \"\(path)\" leaves the model folder")
+        }
+        let url = directory.appendingPathComponent(path).appendingPathComponent("config.json")
+        guard let data = try ModelJSON.contentsIfPresent(url) else {
+            throw .invalidConfig(path: url.path, reason: "missing pooling config")
+        }
+        guard let cfg = ModelJSON.parse(data) as? [String: Any] else {
+            throw .invalidConfig(path: url.path, reason: "malformed pooling config: expected a JSON object")
+        }
+        func on(_ key: String) -> Bool { (cfg[key] as? Bool) ?? false }
+        if on("pooling_mode_cls_token") { return .cls }
+        if on("pooling_mode_lasttoken") { return .lastToken }
+        if on("pooling_mode_mean_tokens") { return .mean }
+        throw .invalidConfig(path: url.path, reason: "pooling mode not supported (mean, cls and last token are)")
+    }
+
+    /// `max_seq_length` of `sentence_bert_config.json`: nil when the file is absent or the key
+    /// is absent or null; otherwise an integer of at least ``minimumMaxSeqLength``.
+    private static func loadMaxSeqLength(directory: URL) throws(ModelError) -> Int? {
+        let url = directory.appendingPathComponent("sentence_bert_config.json")
+        guard let data = try ModelJSON.contentsIfPresent(url) else { return nil }
+        guard let cfg = ModelJSON.parse(data) as? [String: Any] else {
+            throw .invalidConfig(path: url.path, reason: "malformed JSON: expected an object")
+        }
+        guard let value = cfg["max_seq_length"], !(value is NSNull) else { return nil }
+        guard let n = ModelJSON.integer(value) else {
+            throw .invalidConfig(path: url.path, reason: "max_seq_length must be an integer, got \(value)")
+        }
+        guard n >= minimumMaxSeqLength else {
+            throw .invalidConfig(path: url.path, reason: "max_seq_length \(n) is too small: at least \(minimumMaxSeqLength) tokens hold [CLS], text and [SEP]")
+        }
+        return n
     }
 }

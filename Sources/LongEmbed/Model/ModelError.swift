@@ -1,3 +1,5 @@
+import Foundation
+
 /// An error loading a model folder: its weights, config or tokenizer.
 public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A required file or folder does not exist.
@@ -24,6 +26,9 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
     case tokenizerMissing(path: String)
     /// tokenizer.json is malformed or uses an unsupported model.
     case invalidTokenizer(path: String, reason: String)
+    /// `num_hidden_layers` in config.json disagrees with the `encoder.layer.N` tensors of the
+    /// weights (`inWeights`: the highest layer index found plus one; 0 when there is none).
+    case layerCountMismatch(configured: Int, inWeights: Int)
 
     public var description: String {
         switch self {
@@ -40,6 +45,63 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidConfig(let p, let r): return "invalid config \(p): \(r)"
         case .tokenizerMissing(let p): return "no tokenizer.json in the model folder \(p)"
         case .invalidTokenizer(let p, let r): return "invalid tokenizer \(p): \(r)"
+        case .layerCountMismatch(let c, let w):
+            return "config.json sets num_hidden_layers = \(c), but the weights hold encoder.layer.* tensors for \(w) layers"
+        }
+    }
+}
+
+// MARK: - Reading the JSON files of a model folder
+
+/// One set of rules for the JSON files of a model folder (config, tokenizer, sentence-transformers
+/// and shard index files): only a file that does not exist counts as absent; a directory, a
+/// dangling link or an unreadable file at the path is an ``ModelError/unreadable(path:reason:)``;
+/// a leading UTF-8 byte-order mark is removed before parsing; JSON numbers used as counts or ids
+/// must be integers (a float literal such as `4096.0`, a fraction, a Boolean or a string is not).
+enum ModelJSON {
+    /// The UTF-8 encoding of U+FEFF.
+    static let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
+
+    /// The bytes of `url`, or nil when nothing exists at that path.
+    static func contentsIfPresent(_ url: URL) throws(ModelError) -> Data? {
+        let path = url.path
+        var info = stat()
+        if stat(path, &info) != 0 {
+            let code = errno
+            if code == ENOENT || code == ENOTDIR {
+                var linkInfo = stat()
+                if lstat(path, &linkInfo) == 0 { throw .unreadable(path: path, reason: "a symbolic link to a missing file") }
+                return nil
+            }
+            throw .unreadable(path: path, reason: String(cString: strerror(code)))
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR { throw .unreadable(path: path, reason: "is a directory, not a file") }
+        do { return try Data(contentsOf: url) } catch {
+            throw .unreadable(path: path, reason: error.localizedDescription)
+        }
+    }
+
+    /// `data` without a leading UTF-8 byte-order mark.
+    static func strippingByteOrderMark(_ data: Data) -> Data {
+        data.starts(with: byteOrderMark) ? data.dropFirst(byteOrderMark.count) : data
+    }
+
+    /// The JSON value of `data` (a leading byte-order mark removed), or nil when it is not JSON.
+    static func parse(_ data: Data) -> Any? {
+        try? JSONSerialization.jsonObject(with: Data(strippingByteOrderMark(data)))
+    }
+
+    /// `value` as an `Int` when it is a JSON integer literal that fits: nil for floats (even
+    /// `4.0`), Booleans, strings, null and integers beyond `Int.max`.
+    static func integer(_ value: Any) -> Int? {
+        guard let number = value as? NSNumber, !(value is String) else { return nil }
+        switch String(cString: number.objCType) {
+        case "s", "i", "l", "q":
+            return Int(exactly: number.int64Value)
+        case "S", "I", "L", "Q":
+            return Int(exactly: number.uint64Value)
+        default:
+            return nil   // "c": Bool; "f", "d": floats and NSDecimalNumber
         }
     }
 }

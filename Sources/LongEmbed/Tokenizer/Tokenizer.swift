@@ -8,30 +8,48 @@ import Foundation
 /// text. There is no built-in length cap (the file's truncation and padding sections are
 /// ignored): truncation happens only when asked for.
 public final class Tokenizer: Sendable {
-    /// Vocabulary size.
+    /// Vocabulary size: one more than the largest token id (``maxTokenID`` + 1).
     public var vocabSize: Int { idToToken.count }
+    /// The largest token id of the vocabulary and added tokens. Every id the tokenizer emits is
+    /// at most this; a model whose embedding table has fewer rows cannot run it (see
+    /// ``validate(vocabSize:)``).
+    public var maxTokenID: Int { idToToken.count - 1 }
     /// `[CLS]` (prepended by the template).
     public let clsID: Int32
     /// `[SEP]` (appended by the template).
     public let sepID: Int32
-    /// `[PAD]`.
-    public let padID: Int32
     /// `[UNK]`.
     public let unkID: Int32
 
+    private let path: String
     private let vocab: [String: Int32]
     private let idToToken: [String]
     private let prefix: String
     private let maxCharsPerWord: Int
-    private let lowercase: Bool
-    private let stripAccents: Bool
-    private let cleanText: Bool
-    private let chineseChars: Bool
-    /// Added tokens matched in raw text, longest first: (content scalars, id, special).
-    private let addedTokens: [(scalars: [Unicode.Scalar], id: Int32, special: Bool)]
+    private let normalizer: NormalizerOptions
+    /// Added tokens matched in raw text, longest first.
+    private let addedTokens: [AddedToken]
     private let specialIDs: Set<Int32>
     private let templatePrefix: [Int32]
     private let templateSuffix: [Int32]
+
+    /// Slack over the number of entries that token ids may reach: ids must be below
+    /// `2 * (vocabulary entries + added tokens) + idSlack`. Real vocabularies are dense (BERT:
+    /// `0..<30522`, added tokens reuse those ids or extend the end), so this only rejects files
+    /// whose id -> token table would be far larger than the file.
+    public static let idSlack = 1024
+
+    /// An added token matched literally in raw text.
+    private struct AddedToken: Sendable {
+        var scalars: [Unicode.Scalar]
+        var id: Int32
+        var special: Bool
+    }
+
+    /// BertNormalizer's switches.
+    private struct NormalizerOptions: Sendable {
+        var lowercase = false, stripAccents = false, cleanText = false, chineseChars = false
+    }
 
     /// Reads `tokenizer.json` from `directory`.
     public static func load(directory: URL) throws(ModelError) -> Tokenizer {
@@ -40,16 +58,56 @@ public final class Tokenizer: Sendable {
         return try Tokenizer(url: url)
     }
 
-    /// Reads a `tokenizer.json` file.
+    /// Reads a `tokenizer.json` file (a leading UTF-8 byte-order mark is ignored).
+    ///
+    /// Every token id must be a JSON integer in `0..<2 * (entries + added tokens) + idSlack`,
+    /// and two different tokens may not share an id; an added token already in the vocabulary
+    /// must keep its vocabulary id.
     public init(url: URL) throws(ModelError) {
         let path = url.path
-        guard FileManager.default.fileExists(atPath: path) else { throw .tokenizerMissing(path: path) }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .unreadable(path: path, reason: "permission denied or not a file")
+        let root = try Self.readRoot(url)
+        let model = try Self.wordPieceModel(root, path: path)
+        let added = try Self.parseAddedTokens(root, path: path)
+        let (vocab, idToToken) = try Self.parseVocabulary(model, added: added, path: path)
+        self.path = path
+        self.vocab = vocab
+        self.idToToken = idToToken
+        self.addedTokens = added.sorted { $0.scalars.count > $1.scalars.count }
+        self.specialIDs = Set(added.filter(\.special).map(\.id))
+        self.prefix = try Self.string(model["continuing_subword_prefix"], default: "##", key: "continuing_subword_prefix", path: path)
+        self.maxCharsPerWord = try Self.maxInputCharsPerWord(model, path: path)
+        let unkName = try Self.string(model["unk_token"], default: "[UNK]", key: "unk_token", path: path)
+        guard let unk = vocab[unkName] else { throw .invalidTokenizer(path: path, reason: "unknown token \(unkName) not in vocabulary") }
+        self.unkID = unk
+        self.normalizer = try Self.parseNormalizer(root, path: path)
+        try Self.checkPreTokenizer(root, path: path)
+        let (before, after) = try Self.parseTemplate(root, vocab: vocab, path: path)
+        self.templatePrefix = before
+        self.templateSuffix = after
+        self.clsID = before.first ?? vocab["[CLS]"] ?? unk
+        self.sepID = after.last ?? vocab["[SEP]"] ?? unk
+    }
+
+    /// Throws unless every token id is below `vocabSize` (the rows of the model's embedding
+    /// table, `vocab_size` in config.json).
+    public func validate(vocabSize: Int) throws(ModelError) {
+        guard maxTokenID < vocabSize else {
+            throw .invalidTokenizer(path: path, reason: "token \(idToToken[maxTokenID].debugDescription) has id \(maxTokenID), but the model's vocab_size is \(vocabSize)")
         }
-        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+    }
+
+    // MARK: Reading tokenizer.json
+
+    private static func readRoot(_ url: URL) throws(ModelError) -> [String: Any] {
+        let path = url.path
+        guard let data = try ModelJSON.contentsIfPresent(url) else { throw .tokenizerMissing(path: path) }
+        guard let root = ModelJSON.parse(data) as? [String: Any] else {
             throw .invalidTokenizer(path: path, reason: "not a JSON object")
         }
+        return root
+    }
+
+    private static func wordPieceModel(_ root: [String: Any], path: String) throws(ModelError) -> [String: Any] {
         guard let model = root["model"] as? [String: Any] else {
             throw .invalidTokenizer(path: path, reason: "no \"model\" section")
         }
@@ -57,80 +115,124 @@ public final class Tokenizer: Sendable {
         guard type == "WordPiece" else {
             throw .invalidTokenizer(path: path, reason: "tokenizer model \(type) is not supported (only WordPiece)")
         }
+        return model
+    }
+
+    /// `added_tokens`, in file order (contents and ids not yet checked against the vocabulary).
+    private static func parseAddedTokens(_ root: [String: Any], path: String) throws(ModelError) -> [AddedToken] {
+        guard let list = root["added_tokens"], !(list is NSNull) else { return [] }
+        guard let entries = list as? [Any] else { throw .invalidTokenizer(path: path, reason: "added_tokens is not a list") }
+        var added: [AddedToken] = []
+        for entry in entries {
+            guard let entry = entry as? [String: Any], let content = entry["content"] as? String, !content.isEmpty,
+                  let idValue = entry["id"] else {
+                throw .invalidTokenizer(path: path, reason: "malformed added_tokens entry")
+            }
+            guard let id = ModelJSON.integer(idValue), id >= 0, id <= Int(Int32.max) else {
+                throw .invalidTokenizer(path: path, reason: "added token \(content.debugDescription) has an invalid id \(idValue)")
+            }
+            let special = (entry["special"] as? Bool) ?? false
+            added.append(AddedToken(scalars: Array(content.unicodeScalars), id: Int32(id), special: special))
+        }
+        return added
+    }
+
+    /// The token -> id map (vocabulary plus added tokens) and the dense id -> token table.
+    private static func parseVocabulary(_ model: [String: Any], added: [AddedToken],
+                                        path: String) throws(ModelError) -> ([String: Int32], [String]) {
         guard let vocabAny = model["vocab"] as? [String: Any], !vocabAny.isEmpty else {
             throw .invalidTokenizer(path: path, reason: "WordPiece model has no vocabulary")
         }
+        let limit = min(2 * (vocabAny.count + added.count) + idSlack, Int(Int32.max))
+        func invalid(_ what: String, _ value: Any) -> ModelError {
+            .invalidTokenizer(path: path, reason: "\(what) has id \(value); ids must be integers in 0..<\(limit) (twice the \(vocabAny.count + added.count) entries plus \(idSlack))")
+        }
         var vocab: [String: Int32] = [:]
-        vocab.reserveCapacity(vocabAny.count)
-        var maxID = -1
-        for (token, idAny) in vocabAny {
-            guard let id = (idAny as? NSNumber)?.intValue, id >= 0, id < 10_000_000 else {
-                throw .invalidTokenizer(path: path, reason: "vocabulary entry \(token) has an invalid id")
+        vocab.reserveCapacity(vocabAny.count + added.count)
+        var table: [Int: String] = [:]
+        table.reserveCapacity(vocabAny.count + added.count)
+        for (token, value) in vocabAny {
+            guard let id = ModelJSON.integer(value), id >= 0, id < limit else { throw invalid("vocabulary entry \(token.debugDescription)", value) }
+            if let other = table.updateValue(token, forKey: id) {
+                throw .invalidTokenizer(path: path, reason: "tokens \(other.debugDescription) and \(token.debugDescription) share id \(id)")
             }
             vocab[token] = Int32(id)
-            maxID = max(maxID, id)
         }
-        var added: [(scalars: [Unicode.Scalar], id: Int32, special: Bool)] = []
-        for entry in root["added_tokens"] as? [[String: Any]] ?? [] {
-            guard let content = entry["content"] as? String, let id = (entry["id"] as? NSNumber)?.intValue, !content.isEmpty else {
-                throw .invalidTokenizer(path: path, reason: "malformed added_tokens entry")
+        for t in added {
+            let content = String(String.UnicodeScalarView(t.scalars))
+            guard Int(t.id) < limit else { throw invalid("added token \(content.debugDescription)", t.id) }
+            if let known = vocab[content], known != t.id {
+                throw .invalidTokenizer(path: path, reason: "added token \(content.debugDescription) has id \(t.id), but the vocabulary gives it \(known)")
             }
-            vocab[content] = Int32(id)
-            maxID = max(maxID, id)
-            added.append((Array(content.unicodeScalars), Int32(id), (entry["special"] as? Bool) ?? false))
+            if let other = table[Int(t.id)], other != content {
+                throw .invalidTokenizer(path: path, reason: "tokens \(other.debugDescription) and \(content.debugDescription) share id \(t.id)")
+            }
+            vocab[content] = t.id
+            table[Int(t.id)] = content
         }
-        var reverse = [String](repeating: "", count: maxID + 1)
-        for (t, i) in vocab { reverse[Int(i)] = t }
-        self.vocab = vocab
-        self.idToToken = reverse
-        self.addedTokens = added.sorted { $0.scalars.count > $1.scalars.count }
-        self.specialIDs = Set(added.filter(\.special).map(\.id))
-        self.prefix = model["continuing_subword_prefix"] as? String ?? "##"
-        self.maxCharsPerWord = (model["max_input_chars_per_word"] as? NSNumber)?.intValue ?? 100
-        let unkName = model["unk_token"] as? String ?? "[UNK]"
-        guard let unk = vocab[unkName] else { throw .invalidTokenizer(path: path, reason: "unknown token \(unkName) not in vocabulary") }
-        self.unkID = unk
+        var reverse = [String](repeating: "", count: (table.keys.max() ?? -1) + 1)
+        for (i, t) in table { reverse[i] = t }
+        return (vocab, reverse)
+    }
 
-        let normalizer = root["normalizer"] as? [String: Any]
-        if let n = normalizer, let t = n["type"] as? String, t != "BertNormalizer" {
+    /// A string setting of the file, `fallback` when absent or null.
+    private static func string(_ value: Any?, default fallback: String, key: String, path: String) throws(ModelError) -> String {
+        guard let value, !(value is NSNull) else { return fallback }
+        guard let s = value as? String else { throw .invalidTokenizer(path: path, reason: "\(key) is not a string") }
+        return s
+    }
+
+    private static func maxInputCharsPerWord(_ model: [String: Any], path: String) throws(ModelError) -> Int {
+        guard let value = model["max_input_chars_per_word"], !(value is NSNull) else { return 100 }
+        guard let n = ModelJSON.integer(value), n >= 1 else {
+            throw .invalidTokenizer(path: path, reason: "max_input_chars_per_word must be a positive integer, got \(value)")
+        }
+        return n
+    }
+
+    private static func parseNormalizer(_ root: [String: Any], path: String) throws(ModelError) -> NormalizerOptions {
+        guard let n = root["normalizer"] as? [String: Any] else { return NormalizerOptions() }
+        if let t = n["type"] as? String, t != "BertNormalizer" {
             throw .invalidTokenizer(path: path, reason: "normalizer \(t) is not supported (only BertNormalizer)")
         }
-        let lower = (normalizer?["lowercase"] as? Bool) ?? false
-        self.lowercase = lower
-        self.stripAccents = (normalizer?["strip_accents"] as? Bool) ?? lower
-        self.cleanText = (normalizer?["clean_text"] as? Bool) ?? false
-        self.chineseChars = (normalizer?["handle_chinese_chars"] as? Bool) ?? false
+        var options = NormalizerOptions()
+        options.lowercase = (n["lowercase"] as? Bool) ?? false
+        options.stripAccents = (n["strip_accents"] as? Bool) ?? options.lowercase
+        options.cleanText = (n["clean_text"] as? Bool) ?? false
+        options.chineseChars = (n["handle_chinese_chars"] as? Bool) ?? false
+        return options
+    }
+
+    private static func checkPreTokenizer(_ root: [String: Any], path: String) throws(ModelError) {
         if let pre = root["pre_tokenizer"] as? [String: Any], let t = pre["type"] as? String,
            t != "BertPreTokenizer" && t != "Whitespace" {
             throw .invalidTokenizer(path: path, reason: "pre-tokenizer \(t) is not supported (only BertPreTokenizer)")
         }
+    }
 
-        // Template: the special tokens before and after the single sequence.
+    /// The special tokens before and after the single sequence of the post-processor.
+    private static func parseTemplate(_ root: [String: Any], vocab: [String: Int32],
+                                      path: String) throws(ModelError) -> ([Int32], [Int32]) {
         func id(_ name: String) throws(ModelError) -> Int32 {
             guard let i = vocab[name] else { throw .invalidTokenizer(path: path, reason: "special token \(name) not in vocabulary") }
             return i
         }
         var before: [Int32] = [], after: [Int32] = []
-        if let post = root["post_processor"] as? [String: Any] {
-            if let single = post["single"] as? [[String: Any]] {
-                var seenSequence = false
-                for piece in single {
-                    if piece["Sequence"] != nil { seenSequence = true; continue }
-                    guard let special = piece["SpecialToken"] as? [String: Any], let name = special["id"] as? String else { continue }
-                    let i = try id(name)
-                    if seenSequence { after.append(i) } else { before.append(i) }
-                }
-            } else if let cls = post["cls"] as? [Any], let sep = post["sep"] as? [Any],
-                      let c = cls.first as? String, let s = sep.first as? String {
-                before = [try id(c)]
-                after = [try id(s)]
+        guard let post = root["post_processor"] as? [String: Any] else { return (before, after) }
+        if let single = post["single"] as? [[String: Any]] {
+            var seenSequence = false
+            for piece in single {
+                if piece["Sequence"] != nil { seenSequence = true; continue }
+                guard let special = piece["SpecialToken"] as? [String: Any], let name = special["id"] as? String else { continue }
+                let i = try id(name)
+                if seenSequence { after.append(i) } else { before.append(i) }
             }
+        } else if let cls = post["cls"] as? [Any], let sep = post["sep"] as? [Any],
+                  let c = cls.first as? String, let s = sep.first as? String {
+            before = [try id(c)]
+            after = [try id(s)]
         }
-        self.templatePrefix = before
-        self.templateSuffix = after
-        self.clsID = before.first ?? vocab["[CLS]"] ?? unk
-        self.sepID = after.last ?? vocab["[SEP]"] ?? unk
-        self.padID = vocab["[PAD]"] ?? 0
+        return (before, after)
     }
 
     // MARK: Encoding
@@ -245,13 +347,13 @@ public final class Tokenizer: Sendable {
         for raw in segment {
             // BertNormalizer: clean text, CJK padding, accents, lowercase — one scalar at a time.
             let v = raw.value
-            if cleanText {
+            if normalizer.cleanText {
                 if v == 0 || v == 0xFFFD || Self.isControl(raw) { continue }
                 if Self.isWhitespace(raw) { flush(); continue }
             } else if Self.isWhitespace(raw) { flush(); continue }
-            if chineseChars && Self.isChinese(v) { flush(); wordPiece([raw], emit); continue }
+            if normalizer.chineseChars && Self.isChinese(v) { flush(); wordPiece([raw], emit); continue }
             if v < 0x80 {
-                let c = lowercase && v >= 65 && v <= 90 ? Unicode.Scalar(v + 32)! : raw
+                let c = normalizer.lowercase && v >= 65 && v <= 90 ? Unicode.Scalar(v + 32)! : raw
                 if Self.isPunctuation(c) { flush(); wordPiece([c], emit) } else { word.append(c) }
                 continue
             }
@@ -267,11 +369,11 @@ public final class Tokenizer: Sendable {
     /// Accent stripping (NFD, drop non-spacing marks) and lowercasing of one non-ASCII scalar.
     private func normalizeNonASCII(_ c: Unicode.Scalar) -> [Unicode.Scalar] {
         var scalars: [Unicode.Scalar] = [c]
-        if stripAccents {
+        if normalizer.stripAccents {
             scalars = String(String.UnicodeScalarView([c])).decomposedStringWithCanonicalMapping.unicodeScalars
                 .filter { $0.properties.generalCategory != .nonspacingMark }
         }
-        if lowercase {
+        if normalizer.lowercase {
             scalars = scalars.flatMap { Array($0.properties.lowercaseMapping.unicodeScalars) }
         }
         return scalars
