@@ -9,7 +9,30 @@ import PackageDescription
 //
 // `swift build --traits A` replaces the default traits; write `--traits A,OpenMP` to keep OpenMP.
 
-let openMPInclude = "/usr/lib/llvm-14/lib/clang/14.0.6/include"
+import Foundation
+
+/// The folder holding libomp's `omp.h`. clang ships no `omp.h` of its own; Debian's `libomp-dev`
+/// (what `make setup` installs) puts it in `/usr/lib/llvm-N/lib/clang/V/include`. Set
+/// `LONGEMBED_OMP_INCLUDE` to use another libomp; otherwise the newest such folder is taken,
+/// then `/usr/include` and `/usr/local/include`.
+let openMPInclude: String = {
+    let env = ProcessInfo.processInfo.environment
+    if let dir = env["LONGEMBED_OMP_INCLUDE"], !dir.isEmpty { return dir }
+    let fm = FileManager.default
+    var candidates: [String] = []
+    let llvmVersions = ((try? fm.contentsOfDirectory(atPath: "/usr/lib")) ?? [])
+        .filter { $0.hasPrefix("llvm-") }
+        .sorted { (Int($0.dropFirst(5)) ?? 0) > (Int($1.dropFirst(5)) ?? 0) }
+    for llvm in llvmVersions {
+        let clang = "/usr/lib/\(llvm)/lib/clang"
+        for version in ((try? fm.contentsOfDirectory(atPath: clang)) ?? []).sorted(by: >) {
+            candidates.append("\(clang)/\(version)/include")
+        }
+        candidates.append("/usr/lib/\(llvm)/include")
+    }
+    candidates += ["/usr/include", "/usr/local/include"]
+    return candidates.first { fm.fileExists(atPath: "\($0)/omp.h") } ?? "/usr/include"
+}()
 
 let package = Package(
     name: "LongEmbed",
@@ -27,6 +50,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // MARK: - Implementation details
@@ -48,7 +72,10 @@ let package = Package(
         ),
         .target(
             name: "LongEmbed",
-            dependencies: ["CKernels"],
+            dependencies: [
+                "CKernels",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: [
                 .define("LONGEMBED_REFERENCE_KERNELS", .when(traits: ["ReferenceKernels"])),
             ]

@@ -9,8 +9,9 @@ public enum TextRole: String, Sendable, Codable {
 /// written against this protocol; ``Encoder`` is the real implementation.
 public protocol TextEmbedder: Sendable {
     /// A stable identity of the model and every setting that changes the vectors (weights hash,
-    /// extension method and parameters, prefixes). Used as part of embedding-cache keys.
-    var identity: String { get }
+    /// extension method and parameters, prefixes). Used as part of embedding-cache keys; may
+    /// throw when the weights cannot be read to hash them.
+    var identity: String { get throws }
     /// Vector length.
     var dimension: Int { get }
     /// Embeds `texts`; returns one L2-normalized vector per text, in order.

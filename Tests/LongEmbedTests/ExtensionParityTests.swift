@@ -17,18 +17,20 @@ import LongEmbed
 
     @Test(arguments: 0..<7)
     func miniLMExtend2048MatchesHF(methodIndex: Int) throws {
-        let docs = try Golden.json("extension/minilm_ape_extend2048.json") as! [[String: Any]]
+        let docs = try #require(try Golden.json("extension/minilm_ape_extend2048.json") as? [[String: Any]])
         let (key, method, scaling) = Self.apeKeys[methodIndex]
         let ext = ContextExtension(method, targetLength: 2048, attentionScaling: scaling)
         let encoder = try Encoder(directory: Self.miniLM, options: EncoderOptions(contextExtension: ext))
-        let texts = docs.map { $0["text"] as! String }
+        let texts = try docs.map { try #require($0["text"] as? String) }
         for (doc, text) in zip(docs, texts) {
-            #expect(encoder.tokenize(text).count == (doc["n_tokens"] as! Int))
+            let nTokens = try #require(doc["n_tokens"] as? Int)
+            #expect(encoder.tokenize(text).count == nTokens)
         }
         let vectors = try encoder.embed(texts, role: .document)
         for (doc, v) in zip(docs, vectors) {
-            let diff = TestSupport.maxAbsDiff(Golden.floats(doc[key]), v)
-            #expect(diff <= 1e-4, "\(key) \(doc["doc_id"]!): max abs diff \(diff)")
+            let diff = try TestSupport.maxAbsDiff(Golden.floats(doc[key]), v)
+            let docID = try #require(doc["doc_id"])
+            #expect(diff <= 1e-4, "\(key) \(docID): max abs diff \(diff)")
         }
     }
 
@@ -39,11 +41,14 @@ import LongEmbed
                       "truncate512_2048", "gp_2048_attnscale", "rp_2048_attnscale", "pi_2048_attnscale",
                       "gp_2048_noscale", "rp_2048_noscale", "pi_2048_noscale", "pcw_2048"])
     func miniLMOfficialPipeline(setting: String) throws {
-        let settings = (try Golden.json("official/ape_minilm/embeddings.json") as! [String: Any])["settings"] as! [String: [String: Any]]
-        let items = (try Golden.json("official/inputs/texts_and_ids.json") as! [String: Any])["items"] as! [String: [String: Any]]
+        let apeRoot = try #require(try Golden.json("official/ape_minilm/embeddings.json") as? [String: Any])
+        let settings = try #require(apeRoot["settings"] as? [String: [String: Any]])
+        let inputs = try #require(try Golden.json("official/inputs/texts_and_ids.json") as? [String: Any])
+        let items = try #require(inputs["items"] as? [String: [String: Any]])
         let s = try #require(settings[setting])
-        let item = try #require(items[s["doc"] as! String])
-        let n = item["n_tokens"] as! Int
+        let docKey = try #require(s["doc"] as? String)
+        let item = try #require(items[docKey])
+        let n = try #require(item["n_tokens"] as? Int)
         let scaling = setting.hasSuffix("attnscale")
         let method: ContextExtension.Method
         switch setting.split(separator: "_")[0] {
@@ -55,16 +60,17 @@ import LongEmbed
         }
         let ext = ContextExtension(method, targetLength: n, attentionScaling: scaling, official: .all)
         // The official pipeline truncates at encode_max_length (512 for truncation and PCW, n otherwise).
-        let cap = (s["encode_max_length"] as! NSNumber).intValue
+        let cap = try #require(s["encode_max_length"] as? NSNumber).intValue
         let encoder = try Encoder(directory: Self.miniLM,
                                   options: EncoderOptions(maxTokens: method == .none ? cap : nil, contextExtension: ext))
-        let text = item["text"] as! String
-        let v = try encoder.embed([text], role: .document)[0]
-        let diff = TestSupport.maxAbsDiff(Golden.floats(s["embedding"]), v)
+        let text = try #require(item["text"] as? String)
+        let v = try #require(try encoder.embed([text], role: .document).first)
+        let diff = try TestSupport.maxAbsDiff(Golden.floats(s["embedding"]), v)
         #expect(diff <= 1e-5, "\(setting): max abs diff \(diff)")
         if let positions = s["position_ids"] as? [[NSNumber]] {
             let ours = ext.positions(tokenCount: n, originalLength: 512)
-            #expect(ours == positions[0].map { $0.doubleValue } || method == .positionInterpolation(),
+            let official = try #require(positions.first, "\(setting): empty position_ids")
+            #expect(ours == official.map { $0.doubleValue } || method == .positionInterpolation(),
                     "\(setting): position ids differ")
         }
     }
@@ -87,16 +93,16 @@ import LongEmbed
     @Test(arguments: 0..<10)
     func e5RoPEMatchesOfficialCode(caseIndex: Int) throws {
         let (name, ext) = Self.e5Cases[caseIndex]
-        let cases = try Golden.json("e5rope/cases.json") as! [[String: Any]]
+        let cases = try #require(try Golden.json("e5rope/cases.json") as? [[String: Any]])
         let c = try #require(cases.first { $0["name"] as? String == name })
-        let ids = Golden.ids(c["ids"])
+        let ids = try Golden.ids(c["ids"])
         let encoder = try Encoder(directory: Golden.e5ropeModel, options: EncoderOptions(contextExtension: ext))
         let hidden = try encoder.lastHiddenState(ids: ids)
         let golden = try TestSupport.loadNpy(TestSupport.golden.appendingPathComponent("e5rope/\(name)_last_hidden_state.npy"))
-        let hdiff = TestSupport.maxAbsDiff(golden.values, hidden)
+        let hdiff = try TestSupport.maxAbsDiff(golden.values, hidden)
         #expect(hdiff <= 1e-3, "\(name) hidden: \(hdiff)")
-        let e = try encoder.embed(tokenIDs: [ids])[0]
-        let ediff = TestSupport.maxAbsDiff(Golden.floats(c["embedding"]), e)
+        let e = try #require(try encoder.embed(tokenIDs: [ids]).first)
+        let ediff = try TestSupport.maxAbsDiff(Golden.floats(c["embedding"]), e)
         #expect(ediff <= 1e-4, "\(name) embedding: \(ediff)")
     }
 
@@ -105,20 +111,25 @@ import LongEmbed
                       "pi_linear_s4_2000_noscale", "ntk_theta50000_2000_noscale", "selfextend_g3_w256_512",
                       "selfextend_g3_w256_1024", "selfextend_g9_w64_2000", "selfextend_g5_w128_300"])
     func e5RoPEOfficialSecondSet(setting: String) throws {
-        let root = (try Golden.json("official/e5rope_tiny/embeddings.json") as! [String: Any])
-        let s = try #require((root["settings"] as! [String: [String: Any]])[setting])
-        let items = (try Golden.json("official/inputs/texts_and_ids.json") as! [String: Any])["items"] as! [String: [String: Any]]
-        let ids = Golden.ids(items[s["input_ids_key"] as! String]!["input_ids"])
+        let root = try #require(try Golden.json("official/e5rope_tiny/embeddings.json") as? [String: Any])
+        let settings = try #require(root["settings"] as? [String: [String: Any]])
+        let s = try #require(settings[setting])
+        let inputs = try #require(try Golden.json("official/inputs/texts_and_ids.json") as? [String: Any])
+        let items = try #require(inputs["items"] as? [String: [String: Any]])
+        let inputIDsKey = try #require(s["input_ids_key"] as? String)
+        let ids = try Golden.ids(try #require(items[inputIDsKey])["input_ids"])
         let n = ids.count
         let scaling = !setting.hasSuffix("noscale")
         let ext: ContextExtension
         if setting.hasPrefix("pi_linear_s4") {
             ext = ContextExtension(.positionInterpolation(factor: 4), targetLength: n, attentionScaling: scaling)
         } else if setting.hasPrefix("ntk") {
-            let theta = (s["rope_theta"] as! NSNumber).doubleValue
+            let theta = try #require(s["rope_theta"] as? NSNumber).doubleValue
             ext = ContextExtension(.ntk(lambda: theta / 10_000), targetLength: n, attentionScaling: scaling)
         } else if setting.hasPrefix("selfextend") {
-            ext = ContextExtension(.selfExtend(group: (s["g"] as! NSNumber).intValue, window: (s["w"] as! NSNumber).intValue),
+            let group = try #require(s["g"] as? NSNumber).intValue
+            let window = try #require(s["w"] as? NSNumber).intValue
+            ext = ContextExtension(.selfExtend(group: group, window: window),
                                    targetLength: max(n, 512), official: .all)
         } else {
             ext = ContextExtension(.extrapolation, targetLength: max(n, 512), attentionScaling: scaling)
@@ -126,11 +137,12 @@ import LongEmbed
         let model = TestSupport.golden.appendingPathComponent("official/e5rope_tiny/model")
         let encoder = try Encoder(directory: model, options: EncoderOptions(contextExtension: ext))
         let hidden = try encoder.lastHiddenState(ids: ids)
-        let golden = try TestSupport.loadNpy(TestSupport.golden.appendingPathComponent("official/e5rope_tiny/\(s["hidden_file"] as! String)"))
-        let hdiff = TestSupport.maxAbsDiff(golden.values, hidden)
+        let hiddenFile = try #require(s["hidden_file"] as? String)
+        let golden = try TestSupport.loadNpy(TestSupport.golden.appendingPathComponent("official/e5rope_tiny/\(hiddenFile)"))
+        let hdiff = try TestSupport.maxAbsDiff(golden.values, hidden)
         #expect(hdiff <= 1e-4, "\(setting) hidden: \(hdiff)")
-        let e = try encoder.embed(tokenIDs: [ids])[0]
-        let ediff = TestSupport.maxAbsDiff(Golden.floats(s["embedding"]), e)
+        let e = try #require(try encoder.embed(tokenIDs: [ids]).first)
+        let ediff = try TestSupport.maxAbsDiff(Golden.floats(s["embedding"]), e)
         #expect(ediff <= 1e-5, "\(setting) embedding: \(ediff)")
     }
 
@@ -146,13 +158,13 @@ import LongEmbed
         let ids = native.tokenize(text)
         #expect(ids.count == 1536)
         let a = try native.lastHiddenState(ids: ids), b = try reference.lastHiddenState(ids: ids)
-        #expect(TestSupport.nmse(b, a) <= 1e-8)
+        #expect(try TestSupport.nmse(b, a) <= 1e-8)
         let long = String(repeating: filler, count: 350)
         for method in [ContextExtension.Method.selfExtend(), .positionInterpolation(), .ntk(), .yarn(), .dynamicNTK()] {
             let encoder = try Encoder(directory: Golden.e5ropeModel,
                                       options: EncoderOptions(contextExtension: ContextExtension(method, targetLength: 8192)))
             #expect(encoder.tokenize(long).count == 8192)
-            let v = try encoder.embed([long], role: .document)[0]
+            let v = try #require(try encoder.embed([long], role: .document).first)
             let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
             #expect(v.allSatisfy { $0.isFinite } && abs(norm - 1) < 1e-5, "\(method.name)")
         }
@@ -161,8 +173,9 @@ import LongEmbed
     // MARK: exact position ids
 
     @Test func positionIDsOfEachMethod() {
+        // The paper's formulas on short inputs too (by default those keep their positions).
         func pos(_ m: ContextExtension.Method, _ n: Int, lt: Int = 2048, lo: Int = 512) -> [Double] {
-            ContextExtension(m, targetLength: lt).positions(tokenCount: n, originalLength: lo)
+            ContextExtension(m, targetLength: lt, remapShortInputs: true).positions(tokenCount: n, originalLength: lo)
         }
         #expect(pos(.groupedPositions(), 10, lt: 2048) == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2])
         #expect(pos(.groupedPositions(factor: 3), 7) == [0, 0, 0, 1, 1, 1, 2])

@@ -12,6 +12,9 @@ public enum EncoderError: Error, Sendable, Equatable, CustomStringConvertible {
     case extensionNotApplicable(method: String, reason: String)
     /// An option value is out of range or inconsistent.
     case invalidOption(String)
+    /// The vector of input number `input` (0-based) came out NaN or infinite: an extreme
+    /// setting or a model that overflows. Such a vector is never returned, written or cached.
+    case nonFiniteOutput(input: Int)
 
     public var description: String {
         switch self {
@@ -21,6 +24,8 @@ public enum EncoderError: Error, Sendable, Equatable, CustomStringConvertible {
         case .emptyInput: return "no input: there is no text to embed"
         case .extensionNotApplicable(let m, let r): return "context extension '\(m)' does not apply to this model: \(r)"
         case .invalidOption(let s): return "invalid option: \(s)"
+        case .nonFiniteOutput(let i):
+            return "the embedding of input \(i + 1) is not finite (NaN or infinity); check the extension parameters and the model"
         }
     }
 }
