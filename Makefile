@@ -24,9 +24,12 @@ build: setup
 release: setup
 	$(SWIFT) build -c release
 
+# Release build with testability (the tests use `@testable import`), in its own folder so that
+# it and the plain release build of `make run` and the benchmarks do not rebuild each other.
+TEST_BUILD := .build/testing
 test: setup
-	$(SWIFT) build -c release --build-tests
-	$(SWIFT) test -c release --skip-build
+	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing --scratch-path $(TEST_BUILD)
+	$(SWIFT) test -c release --skip-build --scratch-path $(TEST_BUILD)
 
 # Main job: quick passkey + needle evaluation of the default model (lengths 256-1024, 20
 # documents per length), no extension vs PCW vs PI vs RP; prints the Table-2 style summary.

@@ -2,6 +2,11 @@ import ArgumentParser
 import Foundation
 import LongEmbed
 
+/// Output formats of `embed`.
+enum EmbeddingFormat: String, ExpressibleByArgument, CaseIterable {
+    case jsonl, npy
+}
+
 /// `longembed embed`: JSON lines or plain text lines in, embeddings out.
 struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,42 +18,39 @@ struct Embed: ParsableCommand {
     @Option(name: .long, help: "Input file (default: standard input).")
     var input: String?
 
-    @Option(name: .long, help: "Output file (default: standard output). Written atomically.")
+    @Option(name: .long, help: "Output file (default: standard output). A regular file is replaced atomically; devices and FIFOs are written through.")
     var output: String?
 
-    @Option(name: .long, help: "Output format: jsonl or npy (npy needs --output).")
-    var format: String = "jsonl"
+    @Option(name: .long, help: "Output format (npy needs --output).")
+    var format: EmbeddingFormat = .jsonl
 
     @Option(name: .long, help: "Embed as query or document (chooses the prefix).")
-    var role: String = "document"
+    var role: TextRole = .document
 
     @Option(name: .long, help: "Texts per forward batch.")
     var batchSize: Int = 32
 
-    func run() throws {
-        guard format == "jsonl" || format == "npy" else { throw ValidationError("--format must be jsonl or npy") }
-        if format == "npy" && output == nil { throw ValidationError("--format npy needs --output FILE") }
-        guard let role = TextRole(rawValue: role) else { throw ValidationError("--role must be query or document") }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-        let extensions = try extensionOptions.extensions()
-        guard extensions.count == 1 else { throw ValidationError("embed takes one --extension method") }
-        try modelOptions.applyThreads()
-
-        let data: Data
-        if let input {
-            guard FileManager.default.fileExists(atPath: input) else { throw CLIError("input file not found: \(input)") }
-            data = try Data(contentsOf: URL(fileURLWithPath: input))
-        } else {
-            data = FileHandle.standardInput.readDataToEndOfFile()
+    func validate() throws {
+        if format == .npy && output == nil { throw ValidationError("--format npy needs --output FILE") }
+        guard (1...CLIBounds.maxBatch).contains(batchSize) else {
+            throw ValidationError("--batch-size must be between 1 and \(CLIBounds.maxBatch), got \(batchSize)")
         }
-        let records = try InputRecords.parse(data)
+        guard extensionOptions.extensions.values.count == 1 else { throw ValidationError("embed takes one --extension method") }
+    }
+
+    func run() throws {
+        if input == nil && StandardInput.wasClosed {
+            throw CLIError("standard input is closed: pipe the texts in or pass --input FILE")
+        }
+        let extensions = try extensionOptions.contextExtensions()
+        try modelOptions.applyThreads()
+        let records = try InputRecords.parse(try readInput())
         guard !records.isEmpty else { throw CLIError("no input: expected JSON lines {\"id\":..., \"text\":...} or text lines") }
 
-        let options = EncoderOptions(pooling: try modelOptions.poolingMode(), maxTokens: modelOptions.maxTokens,
-                                     prefixes: try modelOptions.prefixes(), contextExtension: extensions[0].value)
-        let encoder = try Encoder(directory: URL(fileURLWithPath: modelOptions.model), options: options)
-
-        var sink = try OutputSink(path: output, format: format, dimension: encoder.dimension)
+        let options = EncoderOptions(pooling: modelOptions.pooling, maxTokens: modelOptions.maxTokens,
+                                     prefixes: modelOptions.prefixes, contextExtension: extensions[0].value)
+        let encoder = try Encoder(model: modelOptions.loadModel(), options: options)
+        let sink = try OutputSink(path: output, format: format, dimension: encoder.dimension)
         let progress = ProgressLine(label: "embed", total: records.count)
         var start = 0, tokens = 0
         while start < records.count {
@@ -64,6 +66,22 @@ struct Embed: ParsableCommand {
         }
         progress.finish()
         try sink.finish()
+    }
+
+    private func readInput() throws -> Data {
+        do {
+            if let input {
+                var isDir: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: input, isDirectory: &isDir) else { throw CLIError("input file not found: \(input)") }
+                guard !isDir.boolValue else { throw CLIError("input \(input) is a directory") }
+                return try FileHandle(forReadingFrom: URL(fileURLWithPath: input)).readToEnd() ?? Data()
+            }
+            return try FileHandle.standardInput.readToEnd() ?? Data()
+        } catch let e as CLIError {
+            throw e
+        } catch {
+            throw CLIError("cannot read \(input ?? "standard input"): \(error.localizedDescription)")
+        }
     }
 }
 
@@ -88,6 +106,7 @@ enum InputRecords {
         for rawLine in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1
             var bytes = rawLine
+            if lineNumber == 1, bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }   // UTF-8 BOM
             if bytes.last == UInt8(ascii: "\r") { bytes = bytes.dropLast() }
             guard let line = String(validating: bytes, as: UTF8.self) else {
                 throw CLIError("line \(lineNumber): invalid UTF-8")
@@ -116,37 +135,24 @@ enum InputRecords {
     }
 }
 
-/// Writes embeddings as JSON lines (streamed) or one .npy matrix; file outputs go to a temporary
-/// file renamed into place at the end, so an interrupted run never leaves a partial file.
-struct OutputSink {
-    private let path: String?
-    private let format: String
+/// Writes embeddings as JSON lines (streamed) or one .npy matrix, to standard output or an
+/// ``OutputFile`` (a regular file is replaced only when everything is written).
+final class OutputSink {
+    private let format: EmbeddingFormat
     private let dimension: Int
-    private let handle: FileHandle
-    private let tempPath: String?
+    private let file: OutputFile?
     private var rows = 0
     private var npyValues: [Float] = []
 
-    init(path: String?, format: String, dimension: Int) throws {
-        self.path = path
+    init(path: String?, format: EmbeddingFormat, dimension: Int) throws {
         self.format = format
         self.dimension = dimension
-        if let path {
-            let temp = path + ".partial-\(getpid())"
-            guard FileManager.default.createFile(atPath: temp, contents: nil) else {
-                throw CLIError("cannot create output file \(path)")
-            }
-            handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temp))
-            tempPath = temp
-        } else {
-            handle = FileHandle.standardOutput
-            tempPath = nil
-        }
+        file = try path.map { p throws(OutputFileError) in try OutputFile(path: p) }
     }
 
-    mutating func write(id: String, vector: [Float]) throws {
+    func write(id: String, vector: [Float]) throws {
         rows += 1
-        if format == "npy" {
+        if format == .npy {
             npyValues.append(contentsOf: vector)
             return
         }
@@ -157,18 +163,16 @@ struct OutputSink {
             line += "\(x)"
         }
         line += "]}\n"
-        try handle.write(contentsOf: Data(line.utf8))
+        try emit(Data(line.utf8))
     }
 
-    mutating func finish() throws {
-        if format == "npy" {
-            try handle.write(contentsOf: NpyWriter.float32Matrix(rows: rows, cols: dimension, values: npyValues))
-        }
-        if let tempPath, let path {
-            try handle.synchronize()
-            try handle.close()
-            if rename(tempPath, path) != 0 { throw CLIError("cannot move output into place at \(path)") }
-        }
+    private func emit(_ data: Data) throws {
+        if let file { try file.write(data) } else { try FileHandle.standardOutput.write(contentsOf: data) }
+    }
+
+    func finish() throws {
+        if format == .npy { try emit(NpyWriter.float32Matrix(rows: rows, cols: dimension, values: npyValues)) }
+        try file?.commit()
     }
 }
 
@@ -182,7 +186,7 @@ enum NpyWriter {
         let len = UInt16(header.utf8.count)
         data.append(UInt8(len & 0xff)); data.append(UInt8(len >> 8))
         data.append(contentsOf: header.utf8)
-        values.withUnsafeBufferPointer { data.append(UnsafeBufferPointer(start: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: UInt8.self), count: $0.count * 4)) }
+        for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
         return data
     }
 }

@@ -2,7 +2,8 @@ import ArgumentParser
 import Foundation
 import LongEmbed
 
-/// Parses "256-4096" (the synthetic lengths in that range) or "256,1024".
+/// Parses "256-4096" (the synthetic lengths in that range) or "256,1024" (lengths from 16 to
+/// ``SyntheticData/maxLength``).
 func parseLengths(_ s: String) throws -> [Int] {
     if s.contains("-") {
         let parts = s.split(separator: "-").compactMap { Int($0) }
@@ -12,8 +13,28 @@ func parseLengths(_ s: String) throws -> [Int] {
         return r
     }
     let list = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-    guard !list.isEmpty, list.allSatisfy({ ($0 ?? 0) >= 16 }) else { throw ValidationError("--lengths takes A-B or a list of lengths >= 16, got '\(s)'") }
-    return list.map { $0! }
+    let valid = list.compactMap { $0 }.filter { (16...SyntheticData.maxLength).contains($0) }
+    guard !list.isEmpty, valid.count == list.count else {
+        throw ValidationError("--lengths takes A-B or a list of lengths from 16 to \(SyntheticData.maxLength), got '\(s)'")
+    }
+    return valid
+}
+
+/// `--tasks`: a comma-separated list of task names, or `all`.
+struct TaskSelection: ExpressibleByArgument {
+    var tasks: [LongEmbedTask]
+
+    init(_ tasks: [LongEmbedTask]) { self.tasks = tasks }
+
+    init?(argument: String) {
+        if argument == "all" { tasks = LongEmbedTask.allCases; return }
+        let parsed = argument.split(separator: ",").map { LongEmbedTask.named(String($0)) }
+        guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil }) else { return nil }
+        tasks = parsed.compactMap { $0 }
+    }
+
+    var defaultValueDescription: String { tasks.map(\.shortName).joined(separator: ",") }
+    static var allValueStrings: [String] { LongEmbedTask.allCases.map(\.shortName) + ["all"] }
 }
 
 /// `longembed eval`: the LongEmbed benchmark.
@@ -27,8 +48,8 @@ struct Eval: ParsableCommand {
     @Option(name: .long, help: "Dataset folder in the published layout (DIR/<task>/{corpus,queries,qrels}.jsonl). Without it, passkey and needle are generated.")
     var data: String?
 
-    @Option(name: .long, help: "Tasks: passkey, needle, narrativeqa, qmsum, wikimqa, summscreenfd, or all.")
-    var tasks: String = "passkey,needle"
+    @Option(name: .long, help: "Tasks: passkey, needle, narrativeqa, qmsum, wikimqa, summscreenfd (comma-separated), or all.")
+    var tasks = TaskSelection([.passkey, .needle])
 
     @Option(name: .long, help: "Synthetic context lengths: A-B or a list.")
     var lengths: String = "256-32768"
@@ -51,65 +72,68 @@ struct Eval: ParsableCommand {
     @Option(name: .long, help: "Needle haystack: a folder of .txt files or one file (default: the King James Bible from `make setup`).")
     var haystack: String?
 
+    func validate() throws {
+        _ = try parseLengths(lengths)
+        guard (1...CLIBounds.maxBatch).contains(batchSize) else {
+            throw ValidationError("--batch-size must be between 1 and \(CLIBounds.maxBatch), got \(batchSize)")
+        }
+        if let maxDocs, !(2...1_000_000).contains(maxDocs) { throw ValidationError("--max-docs must be between 2 and 1000000, got \(maxDocs)") }
+        if data == nil, let real = tasks.tasks.first(where: { !$0.isSynthetic }) {
+            throw ValidationError("task \(real.shortName) needs --data DIR: download the Hugging Face dataset dwzhu/LongEmbed and pass its folder")
+        }
+    }
+
     func run() throws {
         try modelOptions.applyThreads()
-        let taskList: [LongEmbedTask] = try tasks == "all" ? LongEmbedTask.allCases : tasks.split(separator: ",").map {
-            guard let t = LongEmbedTask.named(String($0)) else {
-                throw ValidationError("unknown task '\($0)'; use passkey, needle, narrativeqa, qmsum, wikimqa, summscreenfd or all")
-            }
-            return t
-        }
         let lengthList = try parseLengths(lengths)
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-        if let maxDocs, maxDocs < 2 { throw ValidationError("--max-docs must be at least 2") }
-        if data == nil, let real = taskList.first(where: { !$0.isSynthetic }) {
-            throw CLIError("task \(real.shortName) needs --data DIR: download the Hugging Face dataset dwzhu/LongEmbed and pass its folder")
-        }
-        var extOptions = extensionOptions
-        if extOptions.extendTo == nil { extOptions.extendTo = lengthList.max() }
-        let model = URL(fileURLWithPath: modelOptions.model)
-        // Without extension the benchmark truncates at the model's context Lo (as the paper's
-        // baselines do), not at sentence-transformers' shorter default max_seq_length.
-        let contextLength = try ModelConfig.load(directory: model).maxPositionEmbeddings
+        // One model, shared by every setting: the weights are in memory once.
+        let model = try modelOptions.loadModel()
         var settings: [EvaluationSetting] = []
-        for (name, ext) in try extOptions.extensions() {
+        for (name, ext) in try extensionOptions.contextExtensions(defaultTarget: lengthList.max()) {
+            // Without extension the benchmark truncates at the model's context Lo (as the paper's
+            // baselines do), not at sentence-transformers' shorter default max_seq_length.
             let isNone: Bool = { if case .none = ext.method { return true } else { return false } }()
-            let maxTokens = modelOptions.maxTokens ?? (isNone ? contextLength : nil)
-            let options = EncoderOptions(pooling: try modelOptions.poolingMode(), maxTokens: maxTokens,
-                                         prefixes: try modelOptions.prefixes(), contextExtension: ext)
-            settings.append(EvaluationSetting(name: name, embedder: try Encoder(directory: model, options: options)))
+            let maxTokens = modelOptions.maxTokens ?? (isNone ? model.trainedContext.tokens : nil)
+            let options = EncoderOptions(pooling: modelOptions.pooling, maxTokens: maxTokens,
+                                         prefixes: modelOptions.prefixes, contextExtension: ext)
+            settings.append(EvaluationSetting(name: name, embedder: try Encoder(model: model, options: options)))
         }
-        let runner = EvaluationRunner(settings: settings, tasks: taskList, lengths: lengthList, maxDocs: maxDocs,
+        let runner = EvaluationRunner(settings: settings, tasks: tasks.tasks, lengths: lengthList, maxDocs: maxDocs,
                                       batchSize: batchSize, cache: cache == "none" ? nil : EmbeddingCache(directory: URL(fileURLWithPath: cache)),
                                       showProgress: true)
-        let dataDir = data.map { URL(fileURLWithPath: $0) }
-        let haystackURL = URL(fileURLWithPath: haystack ?? SyntheticData.defaultHaystackFile)
-        let seed = self.seed
-        let results = try runner.run { task throws(EvaluationError) -> RetrievalSet in
-            if let dataDir { return try RetrievalDataIO.load(task: task, from: dataDir) }
-            if task == .passkey { return SyntheticData.passkey(lengths: lengthList, seed: seed) }
-            return try SyntheticData.needle(haystack: try SyntheticData.loadHaystack(haystackURL), lengths: lengthList, seed: seed)
-        }
+        let results = try runner.run { task throws(EvaluationError) -> RetrievalSet in try loadTask(task, lengths: lengthList) }
+        try writeResults(results, settings: settings, modelName: model.directory.standardizedFileURL.lastPathComponent)
+        let rss = ProcessMemory.peakResidentBytes().map { String(format: "%.0f MiB", Double($0) / 1_048_576) } ?? "n/a"
+        print("model: Lo = \(model.trainedContext); weights loaded once, shared by \(settings.count) setting(s); peak RSS \(rss)")
+        print("results: \(output)/ (per-setting MTEB JSON, summary.md, accuracy.svg); texts embedded this run: \(runner.embedded.count)")
+    }
 
+    /// A task's data: the published folder, or generated (only the documents --max-docs keeps).
+    private func loadTask(_ task: LongEmbedTask, lengths: [Int]) throws(EvaluationError) -> RetrievalSet {
+        if let data { return try RetrievalDataIO.load(task: task, from: URL(fileURLWithPath: data)) }
+        if task == .passkey { return SyntheticData.passkey(lengths: lengths, seed: seed, maxDocs: maxDocs) }
+        let text = try SyntheticData.loadHaystack(URL(fileURLWithPath: haystack ?? SyntheticData.defaultHaystackFile))
+        return try SyntheticData.needle(haystack: text, lengths: lengths, seed: seed, maxDocs: maxDocs)
+    }
+
+    private func writeResults(_ results: [String: [TaskEvaluation]], settings: [EvaluationSetting], modelName: String) throws {
         let out = URL(fileURLWithPath: output)
-        let modelName = model.standardizedFileURL.lastPathComponent
         let revision = data == nil ? "generated-seed-\(seed)" : "local"
         var rows: [(name: String, evaluations: [TaskEvaluation])] = []
         for s in settings {
             let evaluations = results[s.name] ?? []
             rows.append(("\(modelName) + \(s.name)", evaluations))
+            let dir = out.appendingPathComponent(s.name)
             for e in evaluations {
                 try AtomicFile.write(ResultWriter.mtebJSON(e, datasetRevision: revision),
-                                     to: out.appendingPathComponent(s.name).appendingPathComponent("\(modelName)_\(e.task.rawValue).json"))
+                                     to: dir.appendingPathComponent("\(modelName)_\(e.task.rawValue).json"))
             }
-            try AtomicFile.write(ResultWriter.overallJSON(evaluations),
-                                 to: out.appendingPathComponent(s.name).appendingPathComponent("\(modelName)_overall_results.json"))
+            try AtomicFile.write(ResultWriter.overallJSON(evaluations), to: dir.appendingPathComponent("\(modelName)_overall_results.json"))
         }
         let table = ResultWriter.markdownTable(rows: rows) + ResultWriter.lengthTable(rows: rows)
         try AtomicFile.write(Data(table.utf8), to: out.appendingPathComponent("summary.md"))
         try AtomicFile.write(Data(ResultWriter.svg(rows: rows).utf8), to: out.appendingPathComponent("accuracy.svg"))
         print(table)
-        print("results: \(out.path)/ (per-setting MTEB JSON, summary.md, accuracy.svg); texts embedded this run: \(runner.embedded.count)")
     }
 }
 

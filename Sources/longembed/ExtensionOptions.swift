@@ -1,14 +1,54 @@
 import ArgumentParser
+import Foundation
 import LongEmbed
 
-/// Command-line options shared by `embed`, `eval` and `bench encoder` that choose the model
-/// and the context-extension method.
+extension Pooling: ExpressibleByArgument {}
+extension TextRole: ExpressibleByArgument {}
+extension OfficialVariant: ExpressibleByArgument {}
+
+extension ExtensionKind: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+    public static var allValueStrings: [String] { parseable.map(\.rawValue) }
+}
+
+/// A comma-separated list of values, e.g. `--extension none,pcw,pi`.
+struct CommaList<Element: ExpressibleByArgument>: ExpressibleByArgument {
+    var values: [Element]
+
+    init(_ values: [Element]) { self.values = values }
+
+    init?(argument: String) {
+        let parts = argument.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let parsed = parts.compactMap { Element(argument: $0) }
+        guard !parts.isEmpty, parsed.count == parts.count else { return nil }
+        values = parsed
+    }
+
+    var defaultValueDescription: String { values.map(\.defaultValueDescription).joined(separator: ",") }
+    static var allValueStrings: [String] { Element.allValueStrings }
+}
+
+/// The prefix presets of ``Prefixes``.
+enum PrefixPreset: String, ExpressibleByArgument, CaseIterable {
+    case none, e5, nomic, bge
+    var prefixes: Prefixes { Prefixes.preset(named: rawValue) ?? .none }
+}
+
+/// Upper bounds of counts given on the command line (each a clear message, never a crash).
+enum CLIBounds {
+    /// Threads: enough for the largest servers, far below what makes OpenMP abort.
+    static let maxThreads = 4096
+    /// Texts or documents per batch.
+    static let maxBatch = 1 << 16
+}
+
+/// Command-line options shared by `embed`, `eval` and the benchmarks that choose the model.
 struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Hugging Face model folder (default: the model `make setup` fetched).")
     var model: String = ".models/all-MiniLM-L6-v2"
 
-    @Option(name: .long, help: "Prefix preset: none, e5, nomic, bge.")
-    var prefix: String = "none"
+    @Option(name: .long, help: "Prefix preset.")
+    var prefix: PrefixPreset = .none
 
     @Option(name: .long, help: "Query prefix (overrides --prefix).")
     var queryPrefix: String?
@@ -16,46 +56,55 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Document prefix (overrides --prefix).")
     var documentPrefix: String?
 
-    @Option(name: .long, help: "Pooling: mean, cls, lastToken (default: from the model folder).")
-    var pooling: String?
+    @Option(name: .long, help: "Pooling (default: from the model folder).")
+    var pooling: Pooling?
 
     @Option(name: .long, help: "Truncate inputs to this many tokens (special tokens included).")
     var maxTokens: Int?
 
+    @Option(name: .long, help: "The model's trained context Lo in tokens (default: the per-family rule, see the README).")
+    var contextLength: Int?
+
     @Option(name: .long, help: "Threads for the kernels (default: all cores).")
     var threads: Int?
 
-    func prefixes() throws -> Prefixes {
-        guard var p = Prefixes.preset(named: prefix) else {
-            throw ValidationError("unknown prefix preset '\(prefix)'; use none, e5, nomic or bge")
+    func validate() throws {
+        if let maxTokens, !(3...ContextExtension.maxTargetLength).contains(maxTokens) {
+            throw ValidationError("--max-tokens must be between 3 and \(ContextExtension.maxTargetLength), got \(maxTokens)")
         }
+        if let contextLength, !(2...ContextExtension.maxTargetLength).contains(contextLength) {
+            throw ValidationError("--context-length must be between 2 and \(ContextExtension.maxTargetLength), got \(contextLength)")
+        }
+        if let threads, !(1...CLIBounds.maxThreads).contains(threads) {
+            throw ValidationError("--threads must be between 1 and \(CLIBounds.maxThreads), got \(threads)")
+        }
+    }
+
+    /// The prefixes: the preset, then the explicit query/document prefixes.
+    var prefixes: Prefixes {
+        var p = prefix.prefixes
         if let q = queryPrefix { p.query = q }
         if let d = documentPrefix { p.document = d }
         return p
     }
 
-    func poolingMode() throws -> Pooling? {
-        guard let pooling else { return nil }
-        guard let p = Pooling(rawValue: pooling) else {
-            throw ValidationError("unknown pooling '\(pooling)'; use mean, cls or lastToken")
-        }
-        return p
+    /// Loads the model once (shared by every encoder of the command).
+    func loadModel() throws -> Model {
+        try Model(directory: URL(fileURLWithPath: model), contextLength: contextLength)
     }
 
     func applyThreads() throws {
-        if let threads {
-            guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-            try NativeRuntime.setThreads(threads)
-        }
+        if let threads { try NativeRuntime.setThreads(threads) }
     }
 }
 
+/// Command-line options choosing the context-extension method(s) and their parameters.
 struct ExtensionOptions: ParsableArguments {
     @Option(name: .customLong("extension"),
-            help: "Context extension: none, pcw, gp, rp, pi, ntk, self-extend, yarn, dynamic-ntk (comma-separated where a command compares several).")
-    var extensionNames: String = "none"
+            help: "Context extension: none, pcw, gp, rp, pi, ntk, self-extend, yarn, dynamic-ntk, extrapolate (comma-separated where a command compares several).")
+    var extensions = CommaList<ExtensionKind>([.none])
 
-    @Option(name: .long, help: "Target context length Lt in tokens (presets follow the paper's Table 6).")
+    @Option(name: .long, help: "Target context length Lt in tokens (presets follow the paper's Table 6 rules).")
     var extendTo: Int?
 
     @Option(name: .long, help: "SelfExtend group size g.")
@@ -64,42 +113,61 @@ struct ExtensionOptions: ParsableArguments {
     @Option(name: .long, help: "SelfExtend neighbour window w.")
     var window: Int?
 
-    @Option(name: .long, help: "NTK lambda (base multiplier).")
+    @Option(name: .long, help: "NTK lambda (base multiplier), from 1 to 1e6.")
     var ntkLambda: Double?
 
-    @Option(name: .long, help: "Extension factor s for GP, PI, YaRN and dynamic NTK (default ceil(Lt/Lo)).")
+    @Option(name: .long, help: "Extension factor s for GP, PI, YaRN and dynamic NTK, from 1 to 1e6 (default ceil(Lt/Lo)).")
     var factor: Double?
 
     @Flag(name: .long, help: "Switch attention scaling off (on by default, as in the paper).")
     var noAttentionScaling = false
 
-    @Flag(name: .long, help: "Reproduce the official LongEmbed code's behaviour where it differs from the paper.")
+    @Flag(name: .long, help: "Remap inputs of at most Lo tokens too (paper-literal; by default they keep their positions).")
+    var remapShortInputs = false
+
+    @Flag(name: .long, help: "Reproduce every behaviour of the official LongEmbed code where it differs from the paper.")
     var official = false
 
-    /// The methods named in --extension, each with the explicit parameters given.
-    func extensions() throws -> [(name: String, value: ContextExtension)] {
-        let names = extensionNames.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        guard !names.isEmpty else { throw ValidationError("--extension needs at least one method") }
-        return try names.map { name in
-            guard let base = ContextExtension.method(named: name) else {
-                throw ValidationError("unknown extension '\(name)'; use none, pcw, gp, rp, pi, ntk, self-extend, yarn or dynamic-ntk")
+    @Option(name: .long, help: "One official-code behaviour (repeatable): gp-padded-divisor, pcw-raw-mean, pcw-retokenize, se-short-fallback.")
+    var officialVariant: [OfficialVariant] = []
+
+    func validate() throws {
+        let bound = ContextExtension.maxTargetLength
+        if let extendTo, !(2...bound).contains(extendTo) {
+            throw ValidationError("--extend-to must be between 2 and \(bound) tokens, got \(extendTo)")
+        }
+        for (name, value) in [("--factor", factor), ("--ntk-lambda", ntkLambda)] {
+            if let value, !(value.isFinite && value >= 1 && value <= ContextExtension.maxFactor) {
+                throw ValidationError("\(name) must be a finite number from 1 to \(Int(ContextExtension.maxFactor)), got \(value)")
             }
+        }
+        if let group, !(1...bound).contains(group) { throw ValidationError("--group must be between 1 and \(bound), got \(group)") }
+        if let window, !(0...bound).contains(window) { throw ValidationError("--window must be between 0 and \(bound), got \(window)") }
+    }
+
+    /// The methods named in --extension, each with the explicit parameters given; the target
+    /// length is --extend-to, else `defaultTarget` (a command's own choice), else an error.
+    func contextExtensions(defaultTarget: Int? = nil) throws -> [(name: String, value: ContextExtension)] {
+        let target = extendTo ?? defaultTarget
+        for kind in extensions.values where kind != .none && target == nil {
+            throw ValidationError("--extension \(kind.rawValue) needs --extend-to N (the target length in tokens)")
+        }
+        var variants = official ? ContextExtension.OfficialVariants.all : ContextExtension.OfficialVariants()
+        for v in officialVariant { variants[v] = true }
+        return extensions.values.map { kind in
             let method: ContextExtension.Method
-            switch base {
-            case .groupedPositions: method = .groupedPositions(factor: factor.map { Int($0.rounded(.up)) })
-            case .positionInterpolation: method = .positionInterpolation(factor: factor)
+            switch kind {
+            case .gp: method = .groupedPositions(factor: factor.map { Int($0.rounded(.up)) })
+            case .pi: method = .positionInterpolation(factor: factor)
             case .ntk: method = .ntk(lambda: ntkLambda)
             case .selfExtend: method = .selfExtend(group: group, window: window)
             case .yarn: method = .yarn(factor: factor)
             case .dynamicNTK: method = .dynamicNTK(factor: factor)
-            default: method = base
+            default: method = kind.method() ?? .none
             }
-            if case .none = method {} else if extendTo == nil {
-                throw ValidationError("--extension \(name) needs --extend-to N (the target length in tokens)")
-            }
-            let ext = ContextExtension(method, targetLength: extendTo, attentionScaling: !noAttentionScaling,
-                                       official: official ? .all : .init())
-            return (name, ext)
+            let ext = ContextExtension(method, targetLength: target, attentionScaling: !noAttentionScaling,
+                                       official: variants, remapShortInputs: remapShortInputs)
+            return (kind.rawValue, ext)
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LongEmbed
 
 @main
@@ -8,6 +9,32 @@ struct LongEmbedCommand: ParsableCommand {
         abstract: "Long-context text embeddings on multicore CPUs (LongEmbed, Zhu et al. 2024).",
         subcommands: [Embed.self, Eval.self, DataCommand.self, Bench.self]
     )
+
+    /// Runs the command; on SIGINT, SIGTERM or SIGHUP unfinished outputs' temporary files are
+    /// removed first, so an interrupted run leaves no `.partial-*` file and no changed output.
+    static func main() {
+        StandardInput.checkOpen()
+        TemporaryFiles.removeOnTermination()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// Whether the process started with standard input closed (`<&-`).
+enum StandardInput {
+    nonisolated(unsafe) private(set) static var wasClosed = false
+
+    /// Call first thing in `main`: when descriptor 0 is closed, remember it and park /dev/null
+    /// there, so that no file opened later takes descriptor 0 and is read as input.
+    static func checkOpen() {
+        guard fcntl(0, F_GETFD) == -1 else { return }
+        wasClosed = true
+        _ = open("/dev/null", O_RDONLY)
+    }
 }
 
 struct Bench: ParsableCommand {

@@ -3,7 +3,7 @@ import Foundation
 import FoundationXML
 #endif
 import Testing
-import LongEmbed
+@testable import LongEmbed
 
 /// A deterministic bag-of-words embedder: hashed word counts, L2-normalized.
 final class HashingEmbedder: TextEmbedder, @unchecked Sendable {
@@ -30,17 +30,20 @@ final class HashingEmbedder: TextEmbedder, @unchecked Sendable {
 }
 
 @Suite struct MetricsTests {
-    @Test func handComputedRankingMetrics() {
+    @Test func handComputedRankingMetrics() throws {
         // One query, relevant docs a (rel 1) and c (rel 2); ranking: b, a, c, d.
         let m = RetrievalMetrics.perQuery(ranking: ["b", "a", "c", "d"], relevant: ["a": 1, "c": 2])
         // DCG@3 = 1/log2(3) + 2/log2(4) = 0.63093 + 1; IDCG@3 = 2 + 1/log2(3) = 2.63093.
-        #expect(abs(m["ndcg_at_3"]! - (1 / log2(3.0) + 1) / (2 + 1 / log2(3.0))) < 1e-12)
+        let ndcg3 = try #require(m["ndcg_at_3"])
+        #expect(abs(ndcg3 - (1 / log2(3.0) + 1) / (2 + 1 / log2(3.0))) < 1e-12)
         #expect(m["ndcg_at_1"] == 0)
         // AP@3 = (1/2 + 2/3) / 2.
-        #expect(abs(m["map_at_3"]! - (0.5 + 2.0 / 3.0) / 2) < 1e-12)
+        let map3 = try #require(m["map_at_3"])
+        #expect(abs(map3 - (0.5 + 2.0 / 3.0) / 2) < 1e-12)
         #expect(m["map_at_1"] == 0)
         #expect(m["recall_at_1"] == 0 && m["recall_at_3"] == 1 && m["recall_at_5"] == 1)
-        #expect(abs(m["precision_at_3"]! - 2.0 / 3.0) < 1e-12)
+        let precision3 = try #require(m["precision_at_3"])
+        #expect(abs(precision3 - 2.0 / 3.0) < 1e-12)
         #expect(m["precision_at_10"] == 0.2)
         #expect(m["mrr_at_1"] == 0 && m["mrr_at_3"] == 0.5)
     }
@@ -68,11 +71,11 @@ final class HashingEmbedder: TextEmbedder, @unchecked Sendable {
     }
 
     @Test func sha256KnownVectors() {
-        #expect(SHA256.hex(Array("".utf8)) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
+        #expect(ContentDigest.hex(Array("".utf8)) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(ContentDigest.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(ContentDigest.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8))
                 == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        #expect(SHA256.hex([UInt8](repeating: 0x61, count: 1000)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+        #expect(ContentDigest.hex([UInt8](repeating: 0x61, count: 1000)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
     }
 }
 
@@ -86,7 +89,8 @@ final class HashingEmbedder: TextEmbedder, @unchecked Sendable {
         }
         #expect(Set(names).count == 200, "one unique person per document")
         for doc in set.corpus {
-            #expect(doc.text.split(whereSeparator: \.isWhitespace).count <= Int(Double(doc.contextLength!) * 0.75))
+            let contextLength = try #require(doc.contextLength)
+            #expect(doc.text.split(whereSeparator: \.isWhitespace).count <= Int(Double(contextLength) * 0.75))
             #expect(doc.text.contains(SyntheticData.filler))
             let m = doc.text.range(of: #"pass key is (\d{5})\. Remember it\. \1 is the pass key for"#, options: .regularExpression)
             #expect(m != nil, "\(doc.id)")
@@ -110,7 +114,8 @@ final class HashingEmbedder: TextEmbedder, @unchecked Sendable {
         #expect(set.corpus.count == 100 && set.queries.count == 50)
         for q in set.queries {
             let fact = try #require(NeedleFacts.all.first { $0.question == q.text }).fact
-            let doc = try #require(set.corpus.first { $0.id == set.qrels[q.id]!.keys.first! })
+            let docID = try #require(set.qrels[q.id]?.keys.first)
+            let doc = try #require(set.corpus.first { $0.id == docID })
             #expect(doc.text.contains(fact))
             #expect(doc.text.split(whereSeparator: \.isWhitespace).count <= 384)
         }
@@ -131,7 +136,7 @@ final class HashingEmbedder: TextEmbedder, @unchecked Sendable {
         try Data(#"{"_id": "q1", "text": "what was decided?"}"#.utf8).write(to: beir.appendingPathComponent("queries.jsonl"))
         try Data(#"{"query-id": "q1", "corpus-id": "d1", "score": 1}"#.utf8).write(to: beir.appendingPathComponent("qrels.jsonl"))
         let q = try RetrievalDataIO.load(task: .qmsum, from: dir)
-        #expect(q.qrels == ["q1": ["d1": 1]] && q.corpus[0].id == "d1")
+        #expect(q.qrels == ["q1": ["d1": 1]] && q.corpus.first?.id == "d1")
         // Missing task: the message says what to download and where.
         do {
             _ = try RetrievalDataIO.load(task: .narrativeQA, from: dir)
@@ -169,15 +174,18 @@ final class HashingEmbedder: TextEmbedder, @unchecked Sendable {
                 if split.set.qrels[q.id]?[best.id] == 1 { hits += 1 }
             }
             let acc = Double(hits) / Double(split.set.queries.count)
-            #expect(abs(result.splits[split.name]!["ndcg_at_1"]! - acc) < 1e-5, "\(split.name)")
+            let ndcg1 = try #require(result.splits[split.name]?["ndcg_at_1"])
+            #expect(abs(ndcg1 - acc) < 1e-5, "\(split.name)")
         }
         // Same keys as the authors' MTEB 1.6.23 files.
-        let json = try JSONSerialization.jsonObject(with: ResultWriter.mtebJSON(result, datasetRevision: "x")) as! [String: Any]
-        let golden = try Golden.json("results_format/e5-base-v2_LEMBPasskeyRetrieval.json") as! [String: Any]
-        #expect(Set((json["test_256"] as! [String: Any]).keys) == Set((golden["test_256"] as! [String: Any]).keys))
+        let json = try #require(try JSONSerialization.jsonObject(with: ResultWriter.mtebJSON(result, datasetRevision: "x")) as? [String: Any])
+        let golden = try #require(try Golden.json("results_format/e5-base-v2_LEMBPasskeyRetrieval.json") as? [String: Any])
+        let jsonTest256 = try #require(json["test_256"] as? [String: Any])
+        let goldenTest256 = try #require(golden["test_256"] as? [String: Any])
+        #expect(Set(jsonTest256.keys) == Set(goldenTest256.keys))
         #expect(Set(json.keys).isSubset(of: Set(golden.keys)))
         #expect(json["mteb_dataset_name"] as? String == "LEMBPasskeyRetrieval")
-        let overall = try JSONSerialization.jsonObject(with: ResultWriter.overallJSON([result])) as! [String: [String: Double]]
+        let overall = try #require(try JSONSerialization.jsonObject(with: ResultWriter.overallJSON([result])) as? [String: [String: Double]])
         #expect(overall["LEMBPasskeyRetrieval"]?["avg"] == result.mainScore)
         // Summary table and SVG.
         let table = ResultWriter.markdownTable(rows: [("bow", [result])])
@@ -198,12 +206,17 @@ final class HashingEmbedder: TextEmbedder, @unchecked Sendable {
         let second = HashingEmbedder()
         let r2 = try EvaluationRunner(settings: [.init(name: "a", embedder: second)], tasks: [.passkey], cache: cache).run { _ in set }
         #expect(second.calls == 0, "a resumed run recomputes nothing")
-        #expect(r1["a"]![0].splits["test_256"]!["ndcg_at_10"] == r2["a"]![0].splits["test_256"]!["ndcg_at_10"])
+        let split1 = try #require(r1["a"]?.first?.splits["test_256"])
+        let split2 = try #require(r2["a"]?.first?.splits["test_256"])
+        #expect(split1["ndcg_at_10"] == split2["ndcg_at_10"])
         // Truncate one entry and corrupt another: both are recomputed, nothing else.
-        let files = FileManager.default.enumerator(at: dir, includingPropertiesForKeys: nil)!.compactMap { $0 as? URL }.filter { $0.pathExtension == "emb" }
+        let enumerator = try #require(FileManager.default.enumerator(at: dir, includingPropertiesForKeys: nil))
+        let files = enumerator.compactMap { $0 as? URL }.filter { $0.pathExtension == "emb" }
         #expect(files.count == 18)
+        try #require(files.count >= 2, "need two cache entries to damage, found \(files.count)")
         try Data(try Data(contentsOf: files[0]).prefix(10)).write(to: files[0])
         var bytes = [UInt8](try Data(contentsOf: files[1]))
+        try #require(bytes.count > 20, "cache entry \(files[1].lastPathComponent) has only \(bytes.count) bytes")
         bytes[20] ^= 0xFF
         try Data(bytes).write(to: files[1])
         let third = HashingEmbedder()
@@ -215,12 +228,15 @@ final class HashingEmbedder: TextEmbedder, @unchecked Sendable {
         #expect(other.calls == 18)
     }
 
-    @Test func maxDocsKeepsEveryKeptQuerysAnswer() {
+    @Test func maxDocsKeepsEveryKeptQuerysAnswer() throws {
         let set = SyntheticData.passkey(lengths: [256], seed: 4)
         let small = set.limited(maxDocs: 20)
         #expect(small.corpus.count == 20)
         #expect(!small.queries.isEmpty)
         let ids = Set(small.corpus.map(\.id))
-        for q in small.queries { #expect(small.qrels[q.id]!.keys.allSatisfy { ids.contains($0) }) }
+        for q in small.queries {
+            let relevant = try #require(small.qrels[q.id])
+            #expect(relevant.keys.allSatisfy { ids.contains($0) })
+        }
     }
 }

@@ -47,14 +47,15 @@ enum SafeTensorsWriter {
 
     @Test func allGoldenCasesMatchHuggingFaceTokenizers() throws {
         let tokenizer = try Tokenizer.load(directory: Self.tokenizerDir)
-        let cases = try Golden.json("minilm/tokenizer_cases.json") as! [[String: Any]]
+        let cases = try #require(try Golden.json("minilm/tokenizer_cases.json") as? [[String: Any]])
         #expect(cases.count == 36)
         for c in cases {
-            let text = c["text"] as! String
+            let text = try #require(c["text"] as? String)
             let ids = tokenizer.encode(text)
-            #expect(ids == Golden.ids(c["ids"]), "ids differ for \(text.debugDescription)")
+            #expect(try ids == Golden.ids(c["ids"]), "ids differ for \(text.debugDescription)")
             let tokens = ["[CLS]"] + tokenizer.tokens(text) + ["[SEP]"]
-            #expect(tokens == c["tokens"] as! [String], "tokens differ for \(text.debugDescription)")
+            let goldenTokens = try #require(c["tokens"] as? [String])
+            #expect(tokens == goldenTokens, "tokens differ for \(text.debugDescription)")
         }
     }
 
@@ -66,7 +67,7 @@ enum SafeTensorsWriter {
         #expect(ids.count == 1400 * 24 + 2)
         #expect(ids.first == tokenizer.clsID && ids.last == tokenizer.sepID)
         let cut = tokenizer.encode(text, maxTokens: 512)
-        #expect(cut.count == 512 && cut.last == tokenizer.sepID && Array(cut[0..<511]) == Array(ids[0..<511]))
+        #expect(cut.count == 512 && cut.last == tokenizer.sepID && Array(cut.prefix(511)) == Array(ids.prefix(511)))
     }
 
     @Test func decodeInvertsEncodingOfPlainText() throws {
@@ -237,7 +238,7 @@ enum SafeTensorsWriter {
         // A config that disagrees with the weights' shapes.
         let dir = try Self.copyOfTinyModel()
         defer { try? FileManager.default.removeItem(at: dir) }
-        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("config.json"))) as! [String: Any]
+        var config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("config.json"))) as? [String: Any])
         config["intermediate_size"] = 96
         try JSONSerialization.data(withJSONObject: config).write(to: dir.appendingPathComponent("config.json"))
         #expect(throws: EncoderError.model(.tensorShapeMismatch(name: "encoder.layer.0.intermediate.dense.weight", expected: [96, 64], actual: [128, 64]))) {

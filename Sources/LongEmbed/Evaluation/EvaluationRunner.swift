@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 
 /// A named embedder to evaluate ("none", "pi", ...).
@@ -51,7 +50,7 @@ public struct EvaluationRunner: Sendable {
             for setting in settings {
                 var evaluation = TaskEvaluation(task: task, setting: setting.name, splits: [:])
                 for split in splits {
-                    let start = DispatchTime.now().uptimeNanoseconds
+                    let start = ContinuousClock.now
                     let label = "\(setting.name) \(task.shortName) \(split.name)"
                     let docs = try embed(split.set.corpus.map(\.text), role: .document, with: setting.embedder, label: label)
                     let queries = try embed(split.set.queries.map(\.text), role: .query, with: setting.embedder, label: label)
@@ -66,7 +65,7 @@ public struct EvaluationRunner: Sendable {
                         scores[q.id] = row
                     }
                     var metrics = RetrievalMetrics.evaluate(scores: scores, qrels: split.set.qrels)
-                    metrics["evaluation_time"] = (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e7).rounded() / 100
+                    metrics["evaluation_time"] = (BenchmarkTimer.seconds(ContinuousClock.now - start) * 100).rounded() / 100
                     evaluation.splits[split.name] = metrics
                 }
                 out[setting.name, default: []].append(evaluation)
@@ -81,7 +80,9 @@ public struct EvaluationRunner: Sendable {
         var result = [[Float]?](repeating: nil, count: texts.count)
         var keys: [String] = []
         if let cache {
-            keys = texts.map { EmbeddingCache.key(identity: embedder.identity, role: role, text: $0) }
+            let identity: String
+            do { identity = try embedder.identity } catch { throw .embedding("cannot compute the embedder's identity: \(error)") }
+            keys = texts.map { EmbeddingCache.key(identity: identity, role: role, text: $0) }
             for i in texts.indices { result[i] = cache.get(keys[i], dimension: embedder.dimension) }
         }
         let missing = texts.indices.filter { result[$0] == nil }.sorted { texts[$0].utf8.count > texts[$1].utf8.count }
@@ -97,6 +98,9 @@ public struct EvaluationRunner: Sendable {
             guard vectors.count == batch.count else { throw .embedding("embedder returned \(vectors.count) vectors for \(batch.count) texts") }
             embedded.add(batch.count)
             for (i, v) in zip(batch, vectors) {
+                guard v.count == embedder.dimension, v.allSatisfy(\.isFinite) else {
+                    throw .embedding("embedder returned a vector that is not finite or not of dimension \(embedder.dimension)")
+                }
                 result[i] = v
                 if let cache { try cache.put(keys[i], v) }
                 tokens += embedder.tokenCount(texts[i])
@@ -106,7 +110,7 @@ public struct EvaluationRunner: Sendable {
             start += batchSize
         }
         progress?.finish()
-        return result.map { $0! }
+        return result.map { $0 ?? [] }
     }
 }
 
@@ -124,8 +128,8 @@ public final class EmbedCounter: @unchecked Sendable {
 public final class ProgressLine {
     private let label: String
     private let total: Int
-    private let start = Date()
-    private var last = Date.distantPast
+    private let start = ContinuousClock.now
+    private var last: ContinuousClock.Instant?
     private let terminal = isatty(2) != 0
     private var printed = false
 
@@ -137,10 +141,10 @@ public final class ProgressLine {
 
     /// Reports `done` items and `tokens` tokens processed so far.
     public func update(done: Int, tokens: Int) {
-        let now = Date()
-        let elapsed = max(now.timeIntervalSince(start), 1e-3)
+        let now = ContinuousClock.now
+        let elapsed = max(BenchmarkTimer.seconds(now - start), 1e-3)
         // Runs shorter than a second stay quiet.
-        guard elapsed > 1, now.timeIntervalSince(last) > (terminal ? 0.25 : 10) || done == total else { return }
+        guard elapsed > 1, last.map { BenchmarkTimer.seconds(now - $0) > (terminal ? 0.25 : 10) } ?? true || done == total else { return }
         last = now
         printed = true
         let rate = Double(done) / elapsed

@@ -28,10 +28,16 @@ public enum SyntheticData {
                             "Sutcliffe", "Thistlewood", "Underhill", "Vance", "Whitlock", "Yardley", "Zimmerman", "Abernathy", "Blackwood", "Crane",
                             "Devereux", "Ellsworth", "Fenwick", "Gallagher", "Hargreave", "Iverson", "Jardine", "Kingsley", "Lindqvist", "Mortimer"]
 
+    /// The longest synthetic context length accepted (2^20 tokens).
+    public static let maxLength = 1 << 20
+
     /// Passkey retrieval: the filler repeated, one line "{Name}'s pass key is {k}. Remember it.
     /// {k} is the pass key for {Name}." inserted at a random position, one unique person per
-    /// document, 5-digit keys; queries "what is the passkey for {Name}?".
-    public static func passkey(lengths: [Int], seed: UInt64 = 0, documents: Int = 100, queries: Int = 50) -> RetrievalSet {
+    /// document, 5-digit keys; queries "what is the passkey for {Name}?". With `maxDocs`, each
+    /// length keeps what ``RetrievalSet/limited(maxDocs:)`` would keep, and only those
+    /// documents' texts are built (the random draws are the same either way).
+    public static func passkey(lengths: [Int], seed: UInt64 = 0, documents: Int = 100, queries: Int = 50,
+                               maxDocs: Int? = nil) -> RetrievalSet {
         var rng = SeededGenerator(seed: seed ^ 0x5041_5353_4B45_5900)
         var names = firstNames.flatMap { f in lastNames.map { "\(f) \($0)" } }
         names.shuffle(using: &rng)
@@ -39,34 +45,56 @@ public enum SyntheticData {
         let fillerWords = filler.split(separator: " ").count
         var set = RetrievalSet(corpus: [], queries: [], qrels: [:])
         for length in lengths {
-            var docNames: [String] = []
-            for d in 0..<documents {
+            var recipes: [(name: String, needle: String, before: Int, after: Int)] = []
+            for _ in 0..<documents {
                 let name = names[nameIndex % names.count]
                 nameIndex += 1
-                docNames.append(name)
                 let key = Int.random(in: 10_000...99_999, using: &rng)
                 let needle = "\n\(name)'s pass key is \(key). Remember it. \(key) is the pass key for \(name).\n"
                 let budget = Int(Double(length) * 0.75)
                 let repeats = max(0, (budget - needle.split(whereSeparator: \.isWhitespace).count) / fillerWords)
                 let at = Int.random(in: 0...repeats, using: &rng)
-                let before = Array(repeating: filler, count: at).joined(separator: " ")
-                let after = Array(repeating: filler, count: repeats - at).joined(separator: " ")
-                set.corpus.append(RetrievalDocument(id: "ctx\(length)_doc\(d)", text: before + needle + after, contextLength: length))
+                recipes.append((name, needle, at, repeats - at))
             }
-            var picked = Array(0..<documents)
-            picked.shuffle(using: &rng)
-            for (q, d) in picked.prefix(queries).enumerated() {
-                let qid = "ctx\(length)_query\(q)"
-                set.queries.append(RetrievalQuery(id: qid, text: "what is the passkey for \(docNames[d])?", contextLength: length))
-                set.qrels[qid] = ["ctx\(length)_doc\(d)": 1]
+            let split = splitWithQueries(length: length, documents: documents, queries: queries, maxDocs: maxDocs, rng: &rng) {
+                "what is the passkey for \(recipes[$0].name)?"
+            } text: { d in
+                let r = recipes[d]
+                return Array(repeating: filler, count: r.before).joined(separator: " ") + r.needle
+                    + Array(repeating: filler, count: r.after).joined(separator: " ")
             }
+            set.append(split)
         }
         return set
     }
 
+    /// One length's queries (a shuffled pick of documents) and, of the documents, those a
+    /// `maxDocs` limit keeps, texts built only for them.
+    private static func splitWithQueries(length: Int, documents: Int, queries: Int, maxDocs: Int?,
+                                         rng: inout SeededGenerator, question: (Int) -> String,
+                                         text: (Int) -> String) -> RetrievalSet {
+        var picked = Array(0..<documents)
+        picked.shuffle(using: &rng)
+        var skeleton = RetrievalSet(corpus: (0..<documents).map {
+            RetrievalDocument(id: "ctx\(length)_doc\($0)", text: "", contextLength: length)
+        }, queries: [], qrels: [:])
+        for (q, d) in picked.prefix(queries).enumerated() {
+            let qid = "ctx\(length)_query\(q)"
+            skeleton.queries.append(RetrievalQuery(id: qid, text: question(d), contextLength: length))
+            skeleton.qrels[qid] = ["ctx\(length)_doc\(d)": 1]
+        }
+        if let maxDocs { skeleton = skeleton.limited(maxDocs: maxDocs) }
+        let index = Dictionary(uniqueKeysWithValues: (0..<documents).map { ("ctx\(length)_doc\($0)", $0) })
+        for i in skeleton.corpus.indices {
+            if let d = index[skeleton.corpus[i].id] { skeleton.corpus[i].text = text(d) }
+        }
+        return skeleton
+    }
+
     /// Needle retrieval: a window of the haystack text with one fact inserted at a random word
-    /// position per document; the fact's question is the query.
+    /// position per document; the fact's question is the query. `maxDocs` as in ``passkey(lengths:seed:documents:queries:maxDocs:)``.
     public static func needle(haystack: String, lengths: [Int], seed: UInt64 = 0, documents: Int = 100, queries: Int = 50,
+                              maxDocs: Int? = nil,
                               facts: [(fact: String, question: String)] = NeedleFacts.all) throws(EvaluationError) -> RetrievalSet {
         let words = haystack.split(whereSeparator: \.isWhitespace).map(String.init)
         let longest = Int(Double(lengths.max() ?? 0) * 0.75)
@@ -80,22 +108,23 @@ public enum SyntheticData {
             var order = Array(facts.indices)
             order.shuffle(using: &rng)
             let budget = Int(Double(length) * 0.75)
+            var recipes: [(fact: String, start: Int, take: Int, at: Int)] = []
             for d in 0..<documents {
                 let fact = facts[order[d]].fact
-                let factWords = fact.split(separator: " ").count
-                let take = max(0, budget - factWords)
+                let take = max(0, budget - fact.split(separator: " ").count)
                 let start = Int.random(in: 0...(words.count - take), using: &rng)
-                var window = Array(words[start..<(start + take)])
-                window.insert(fact, at: Int.random(in: 0...window.count, using: &rng))
-                set.corpus.append(RetrievalDocument(id: "ctx\(length)_doc\(d)", text: window.joined(separator: " "), contextLength: length))
+                let at = Int.random(in: 0...take, using: &rng)
+                recipes.append((fact, start, take, at))
             }
-            var picked = Array(0..<documents)
-            picked.shuffle(using: &rng)
-            for (q, d) in picked.prefix(queries).enumerated() {
-                let qid = "ctx\(length)_query\(q)"
-                set.queries.append(RetrievalQuery(id: qid, text: facts[order[d]].question, contextLength: length))
-                set.qrels[qid] = ["ctx\(length)_doc\(d)": 1]
+            let split = splitWithQueries(length: length, documents: documents, queries: queries, maxDocs: maxDocs, rng: &rng) {
+                facts[order[$0]].question
+            } text: { d in
+                let r = recipes[d]
+                var window = Array(words[r.start..<(r.start + r.take)])
+                window.insert(r.fact, at: r.at)
+                return window.joined(separator: " ")
             }
+            set.append(split)
         }
         return set
     }

@@ -33,6 +33,13 @@ public struct RetrievalSet: Sendable, Equatable {
         self.corpus = corpus; self.queries = queries; self.qrels = qrels
     }
 
+    /// Adds another set's documents, queries and qrels.
+    public mutating func append(_ other: RetrievalSet) {
+        corpus += other.corpus
+        queries += other.queries
+        qrels.merge(other.qrels) { _, new in new }
+    }
+
     /// The synthetic splits ("test_256", ...) by context length, in increasing length; a set
     /// without context lengths is one split named `realSplit`.
     public func splits(realSplit: String, lengths: [Int]? = nil) -> [(name: String, length: Int?, set: RetrievalSet)] {
@@ -68,26 +75,49 @@ public struct RetrievalSet: Sendable, Equatable {
 /// Reads and writes the published LongEmbed layout `DIR/<task>/{corpus,queries,qrels}.jsonl`.
 public enum RetrievalDataIO {
     /// Loads a task folder. Field names of the published dataset (doc_id, qid) and BEIR's
-    /// (_id, query-id, corpus-id, score) are both accepted.
+    /// (_id, query-id, corpus-id, score) are both accepted. Duplicate document or query ids,
+    /// and qrels naming a document or query that does not exist, are errors naming the file
+    /// and line.
     public static func load(task: LongEmbedTask, from root: URL) throws(EvaluationError) -> RetrievalSet {
         let dir = root.appendingPathComponent(task.folder)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue else {
             throw .missingTask(task: task.rawValue, path: dir.path)
         }
-        let corpus = try rows(dir.appendingPathComponent("corpus.jsonl")).map { r throws(EvaluationError) -> RetrievalDocument in
-            RetrievalDocument(id: try string(r, ["doc_id", "_id", "id"]), text: try string(r, ["text"]), contextLength: int(r["context_length"]))
+        let corpusRows = try rows(dir.appendingPathComponent("corpus.jsonl"))
+        let corpus = try uniqueRecords(corpusRows, idKeys: ["doc_id", "_id", "id"], what: "document") {
+            RetrievalDocument(id: $0, text: $1, contextLength: $2)
         }
-        let queries = try rows(dir.appendingPathComponent("queries.jsonl")).map { r throws(EvaluationError) -> RetrievalQuery in
-            RetrievalQuery(id: try string(r, ["qid", "_id", "query-id", "id"]), text: try string(r, ["text"]), contextLength: int(r["context_length"]))
-        }
-        var qrels: [String: [String: Int]] = [:]
-        for r in try rows(dir.appendingPathComponent("qrels.jsonl")) {
-            let q = try string(r, ["qid", "query-id"]), d = try string(r, ["doc_id", "corpus-id"])
-            qrels[q, default: [:]][d] = int(r["score"]) ?? int(r["relevance"]) ?? 1
+        let queryRows = try rows(dir.appendingPathComponent("queries.jsonl"))
+        let queries = try uniqueRecords(queryRows, idKeys: ["qid", "_id", "query-id", "id"], what: "query") {
+            RetrievalQuery(id: $0, text: $1, contextLength: $2)
         }
         guard !corpus.isEmpty, !queries.isEmpty else { throw .emptyTask(task: task.rawValue) }
+        let docIDs = Set(corpus.map(\.id)), queryIDs = Set(queries.map(\.id))
+        var qrels: [String: [String: Int]] = [:]
+        for r in try rows(dir.appendingPathComponent("qrels.jsonl")) {
+            let q = try r.string(["qid", "query-id"]), d = try r.string(["doc_id", "corpus-id"])
+            guard queryIDs.contains(q) else { throw r.error("qrel names query \"\(q)\", which is not in queries.jsonl") }
+            guard docIDs.contains(d) else { throw r.error("qrel names document \"\(d)\", which is not in corpus.jsonl") }
+            qrels[q, default: [:]][d] = int(r.object["score"]) ?? int(r.object["relevance"]) ?? 1
+        }
         return RetrievalSet(corpus: corpus, queries: queries, qrels: qrels)
+    }
+
+    /// Records built from rows with an id (first of `idKeys`), a text and an optional
+    /// context length; a repeated id is an error at its line.
+    private static func uniqueRecords<T>(_ rows: [Row], idKeys: [String], what: String,
+                                         _ make: (String, String, Int?) -> T) throws(EvaluationError) -> [T] {
+        var seen: [String: Int] = [:]
+        var out: [T] = []
+        out.reserveCapacity(rows.count)
+        for r in rows {
+            let id = try r.string(idKeys)
+            if let first = seen[id] { throw r.error("duplicate \(what) id \"\(id)\" (first at line \(first))") }
+            seen[id] = r.line
+            out.append(make(id, try r.string(["text"]), int(r.object["context_length"])))
+        }
+        return out
     }
 
     /// Writes a set in the published layout, each file atomically.
@@ -97,7 +127,9 @@ public enum RetrievalDataIO {
             throw .io(path: dir.path, reason: error.localizedDescription)
         }
         func line(_ object: [String: Any]) -> String {
-            String(decoding: try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+            // Strings and integers only: serialization cannot fail.
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+            return String(decoding: data, as: UTF8.self)
         }
         let corpus = set.corpus.map { d -> String in
             var o: [String: Any] = ["doc_id": d.id, "text": d.text]
@@ -117,14 +149,32 @@ public enum RetrievalDataIO {
         }
     }
 
-    private static func rows(_ url: URL) throws(EvaluationError) -> [[String: Any]] {
+    /// One JSON object of a `.jsonl` file, with where it came from.
+    private struct Row {
+        var file: String
+        var line: Int
+        var object: [String: Any]
+
+        func error(_ reason: String) -> EvaluationError { .malformedLine(file: file, line: line, reason: reason) }
+
+        func string(_ keys: [String]) throws(EvaluationError) -> String {
+            for k in keys {
+                if let s = object[k] as? String { return s }
+                if let n = object[k] as? NSNumber { return n.stringValue }
+            }
+            throw error("missing string field \(keys.joined(separator: " or ")) (has \(object.keys.sorted()))")
+        }
+    }
+
+    private static func rows(_ url: URL) throws(EvaluationError) -> [Row] {
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw .io(path: url.path, reason: "file not found or unreadable")
         }
-        var out: [[String: Any]] = []
+        var out: [Row] = []
         var number = 0
-        for raw in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+        for var raw in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             number += 1
+            if number == 1, raw.starts(with: [0xEF, 0xBB, 0xBF]) { raw = raw.dropFirst(3) }   // UTF-8 BOM
             if raw.allSatisfy({ $0 == 32 || $0 == 13 || $0 == 9 }) { continue }
             guard String(validating: raw, as: UTF8.self) != nil else {
                 throw .malformedLine(file: url.path, line: number, reason: "invalid UTF-8")
@@ -132,17 +182,9 @@ public enum RetrievalDataIO {
             guard let object = (try? JSONSerialization.jsonObject(with: Data(raw))) as? [String: Any] else {
                 throw .malformedLine(file: url.path, line: number, reason: "not a JSON object")
             }
-            out.append(object)
+            out.append(Row(file: url.path, line: number, object: object))
         }
         return out
-    }
-
-    private static func string(_ r: [String: Any], _ keys: [String]) throws(EvaluationError) -> String {
-        for k in keys {
-            if let s = r[k] as? String { return s }
-            if let n = r[k] as? NSNumber { return n.stringValue }
-        }
-        throw .malformedLine(file: "", line: 0, reason: "missing field \(keys.joined(separator: " or ")) in \(r.keys.sorted())")
     }
 
     private static func int(_ any: Any?) -> Int? { (any as? NSNumber)?.intValue }
@@ -150,19 +192,11 @@ public enum RetrievalDataIO {
 
 /// Atomic file writes: a temporary file in the same folder, then rename(2).
 public enum AtomicFile {
+    /// Writes `data` to `url` through ``OutputFile`` (temporary file renamed into place; links
+    /// followed; devices and FIFOs written through).
     public static func write(_ data: Data, to url: URL) throws(EvaluationError) {
-        let dir = url.deletingLastPathComponent()
-        do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
-            throw .io(path: dir.path, reason: error.localizedDescription)
-        }
-        let temp = dir.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt64.random(in: 0...UInt64.max)).tmp")
-        guard FileManager.default.createFile(atPath: temp.path, contents: data) else {
-            throw .io(path: temp.path, reason: "cannot write")
-        }
-        if let h = FileHandle(forWritingAtPath: temp.path) { try? h.synchronize(); try? h.close() }
-        guard rename(temp.path, url.path) == 0 else {
-            try? FileManager.default.removeItem(at: temp)
-            throw .io(path: url.path, reason: "cannot move into place")
+        do { try OutputFile.write(data, to: url.path) } catch {
+            throw .io(path: url.path, reason: error.reason)
         }
     }
 }
