@@ -22,8 +22,7 @@ struct BenchAttention: ParsableCommand {
     @Option(name: .long, help: "Timed repeats (median reported).")
     var repeats: Int = 3
 
-    @Option(name: .long, help: "Threads (default: all cores).")
-    var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
         guard (1...EncoderBenchmark.maxDocumentTokens).contains(tokens) else {
@@ -36,13 +35,10 @@ struct BenchAttention: ParsableCommand {
         guard tokens * heads * headDim <= 1 << 31 else {
             throw ValidationError("--tokens x --heads x --head-dim must be at most 2^31 (4 buffers of 4 bytes each)")
         }
-        if let threads, !(1...CLIBounds.maxThreads).contains(threads) {
-            throw ValidationError("--threads must be between 1 and \(CLIBounds.maxThreads), got \(threads)")
-        }
     }
 
     func run() throws {
-        if let threads { try NativeRuntime.setThreads(threads) }
+        try threadOptions.apply()
         var se: (group: Int, window: Int)?
         if let selfExtend {
             let parts = selfExtend.split(separator: ",").compactMap { Int($0) }
@@ -75,17 +71,14 @@ struct BenchSGEMM: ParsableCommand {
     @Option(name: .long, help: "Columns of C.") var n: Int = 2048
     @Option(name: .long, help: "Inner dimension.") var k: Int = 2048
     @Option(name: .long, help: "Timed repeats (median reported).") var repeats: Int = 5
-    @Option(name: .long, help: "Threads (default: all cores).") var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
         guard (1...1000).contains(repeats) else { throw ValidationError("--repeats must be between 1 and 1000") }
-        if let threads, !(1...CLIBounds.maxThreads).contains(threads) {
-            throw ValidationError("--threads must be between 1 and \(CLIBounds.maxThreads), got \(threads)")
-        }
     }
 
     func run() throws {
-        if let threads { try NativeRuntime.setThreads(threads) }
+        try threadOptions.apply()
         let r = try GEMMBenchmark.run(m: m, n: n, k: k, repeats: repeats)
         print(String(format: "sgemm %dx%dx%d  threads %d  blas %@  median %.4f s  %.1f GFLOP/s", m, n, k, NativeRuntime.threads,
                      NativeRuntime.blasCore, r.seconds, r.gflops))

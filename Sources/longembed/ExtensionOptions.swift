@@ -42,6 +42,23 @@ enum CLIBounds {
     static let maxBatch = 1 << 16
 }
 
+/// `--threads`, shared by every command that runs kernels.
+struct ThreadOptions: ParsableArguments {
+    @Option(name: .long, help: "Threads for the kernels (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, !(1...CLIBounds.maxThreads).contains(threads) {
+            throw ValidationError("--threads must be between 1 and \(CLIBounds.maxThreads), got \(threads)")
+        }
+    }
+
+    /// Sets the kernels' thread count when `--threads` was given.
+    func apply() throws {
+        if let threads { try NativeRuntime.setThreads(threads) }
+    }
+}
+
 /// Command-line options shared by `embed`, `eval` and the benchmarks that choose the model.
 struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Hugging Face model folder (default: the model `make setup` fetched).")
@@ -65,8 +82,10 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "The model's trained context Lo in tokens (default: the per-family rule, see the README).")
     var contextLength: Int?
 
-    @Option(name: .long, help: "Threads for the kernels (default: all cores).")
-    var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
+
+    /// `--threads`, when given.
+    var threads: Int? { threadOptions.threads }
 
     func validate() throws {
         if let maxTokens, !(3...ContextExtension.maxTargetLength).contains(maxTokens) {
@@ -74,9 +93,6 @@ struct ModelOptions: ParsableArguments {
         }
         if let contextLength, !(2...ContextExtension.maxTargetLength).contains(contextLength) {
             throw ValidationError("--context-length must be between 2 and \(ContextExtension.maxTargetLength), got \(contextLength)")
-        }
-        if let threads, !(1...CLIBounds.maxThreads).contains(threads) {
-            throw ValidationError("--threads must be between 1 and \(CLIBounds.maxThreads), got \(threads)")
         }
     }
 
@@ -93,9 +109,7 @@ struct ModelOptions: ParsableArguments {
         try Model(directory: URL(fileURLWithPath: model), contextLength: contextLength)
     }
 
-    func applyThreads() throws {
-        if let threads { try NativeRuntime.setThreads(threads) }
-    }
+    func applyThreads() throws { try threadOptions.apply() }
 }
 
 /// Command-line options choosing the context-extension method(s) and their parameters.

@@ -154,6 +154,17 @@ extension CLI {
         #expect(try FileManager.default.contentsOfDirectory(atPath: outDir.path).isEmpty)
     }
 
+    /// `eval` over four settings loads the model once and says so, with its peak RSS.
+    @Test func evalSharesOneModelAcrossSettings() throws {
+        let dir = try SafeTensorsWriter.tempDir()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try CLI.run(["eval", "--model", Self.model, "--tasks", "passkey", "--lengths", "256", "--max-docs", "4",
+                             "--extension", "none,pcw,pi,rp", "--cache", "none", "--output", dir.path])
+        #expect(r.0 == 0, "\(r.2)")
+        #expect(r.1.contains("weights loaded once, shared by 4 setting(s); peak RSS"), "\(r.1)")
+        #expect(r.1.contains("Lo = 512"), "\(r.1)")
+    }
+
     // MARK: datasets
 
     static func writeTask(_ root: URL, corpus: String, queries: String, qrels: String) throws {
