@@ -390,80 +390,106 @@ static unsigned ck_selfextend_sets(int64_t i0, int64_t i1, int64_t j0, int64_t j
     return sets;
 }
 
+/* Scratch of one work item: scaled queries per set, score strips per set, the output tile and
+   the online-softmax running max m and sum l (l16: 16 lanes per row on the AVX-512 path). */
+typedef struct {
+    float *qs, *s, *o, *m, *l, *l16;
+    int64_t h, i0;
+    int nr;
+} ck_attn_tile;
+
+static ck_attn_tile ck_attn_tile_init(const ck_attn_job *job, int64_t item, float *scratch, ck_isa isa) {
+    const ck_attention_params *p = job->p;
+    const int d = p->head_dim;
+    ck_attn_tile t;
+    t.h = item / job->n_qtiles;
+    t.i0 = (item % job->n_qtiles) * CK_BQ;
+    t.nr = (int)((p->n_queries - t.i0) < CK_BQ ? (p->n_queries - t.i0) : CK_BQ);
+    t.qs = scratch;
+    t.s = t.qs + (size_t)job->n_sets * CK_BQ * d;
+    t.o = t.s + (size_t)job->n_sets * CK_SR * CK_BK;
+    t.m = t.o + (size_t)CK_BQ * d;
+    t.l = t.m + CK_BQ;
+    t.l16 = t.l + CK_BQ;
+    /* Queries pre-scaled by scale * log2(e) so the softmax runs in base 2 (exp2). */
+    const float qscale = p->scale * CK_LOG2E;
+    for (int set = 0; set < job->n_sets; set++)
+        for (int r = 0; r < t.nr; r++) {
+            const float *src = job->q[set] + (t.i0 + r) * p->q_stride + t.h * d;
+            float *dst = t.qs + ((size_t)set * CK_BQ + r) * d;
+            for (int c = 0; c < d; c++) dst[c] = src[c] * qscale;
+        }
+    for (int r = 0; r < t.nr; r++) { t.m[r] = -INFINITY; t.l[r] = 0.0f; }
+    memset(t.o, 0, (size_t)t.nr * d * sizeof(float));
+    if (isa == CK_ISA_AVX512) memset(t.l16, 0, (size_t)t.nr * 16 * sizeof(float));
+    return t;
+}
+
+/* Scores of ns query rows (from row r0 of the tile) against key tile kt_index, one strip per
+   SelfExtend set the strip needs; returns the strip to use (sets merged per element when the
+   strip straddles the window, as SelfExtend merges them: Jin et al. 2024). */
+static float *ck_attn_strip_scores(const ck_attn_job *job, const ck_attn_tile *t, int64_t kt_index,
+                                   int r0, int ns, int nk, ck_isa isa) {
+    const int d = job->p->head_dim;
+    const int64_t ia = t->i0 + r0, j0 = kt_index * CK_BK;
+    const size_t kt_tile = (size_t)d * CK_BK;
+    unsigned sets = job->window < 0 ? 1u : ck_selfextend_sets(ia, ia + ns, j0, j0 + nk, job->window);
+    float *st = NULL;
+    for (int set = 0; set < job->n_sets; set++) {
+        if (!(sets & (1u << set))) continue;
+        const float *kt = job->kt + (((size_t)set * job->p->n_heads + t->h) * job->n_ktiles + kt_index) * kt_tile;
+        const float *qr = t->qs + ((size_t)set * CK_BQ + r0) * d;
+        float *ss = t->s + (size_t)set * CK_SR * CK_BK;
+        if (isa == CK_ISA_AVX512) ck_strip_scores_avx512(ss, qr, kt, ns, d);
+        else if (isa == CK_ISA_AVX2_FMA) ck_strip_scores_avx2(ss, qr, kt, ns, d);
+        else ck_strip_scores_scalar(ss, qr, kt, ns, d);
+        if (!st) st = ss;
+    }
+    if (sets & (sets - 1)) {
+        /* Straddling strip: pick per element, into the first computed set's buffer. */
+        const int64_t w = job->window;
+        for (int r = 0; r < ns; r++)
+            for (int jj = 0; jj < nk; jj++) {
+                int64_t i = ia + r, j = j0 + jj, dist = i > j ? i - j : j - i;
+                int set = dist < w ? CK_SET_NORMAL : (j <= i ? CK_SET_LOWER : CK_SET_UPPER);
+                st[r * CK_BK + jj] = t->s[((size_t)set * CK_SR + r) * CK_BK + jj];
+            }
+    }
+    return st;
+}
+
+/* One (head, query tile) work item: online softmax over every key tile (Milakov &
+   Gimelshein 2018), then the division by the row sums. */
 static void ck_attn_item(const ck_attn_job *job, int64_t item, float *scratch, ck_isa isa) {
     const ck_attention_params *p = job->p;
     const int d = p->head_dim;
-    const int64_t h = item / job->n_qtiles, qt = item % job->n_qtiles;
-    const int64_t i0 = qt * CK_BQ;
-    const int nr = (int)((p->n_queries - i0) < CK_BQ ? (p->n_queries - i0) : CK_BQ);
-    float *qs = scratch;
-    float *s = qs + (size_t)job->n_sets * CK_BQ * d;
-    float *o = s + (size_t)job->n_sets * CK_SR * CK_BK;
-    float *m = o + (size_t)CK_BQ * d;
-    float *l = m + CK_BQ;
-    float *l16 = l + CK_BQ;
-
-    const float qscale = p->scale * CK_LOG2E;
-    for (int set = 0; set < job->n_sets; set++)
-        for (int r = 0; r < nr; r++) {
-            const float *src = job->q[set] + (i0 + r) * p->q_stride + h * d;
-            float *dst = qs + ((size_t)set * CK_BQ + r) * d;
-            for (int c = 0; c < d; c++) dst[c] = src[c] * qscale;
-        }
-    for (int r = 0; r < nr; r++) { m[r] = -INFINITY; l[r] = 0.0f; }
-    memset(o, 0, (size_t)nr * d * sizeof(float));
-    if (isa == CK_ISA_AVX512) memset(l16, 0, (size_t)nr * 16 * sizeof(float));
-
-    const size_t kt_tile = (size_t)d * CK_BK;
+    ck_attn_tile t = ck_attn_tile_init(job, item, scratch, isa);
     const int sr = isa == CK_ISA_AVX512 ? 12 : 6;   /* strip height: 2 sr accumulators + 3 registers */
-    for (int64_t t = 0; t < job->n_ktiles; t++) {
-        const int64_t j0 = t * CK_BK;
+    for (int64_t kt = 0; kt < job->n_ktiles; kt++) {
+        const int64_t j0 = kt * CK_BK;
         const int nk = (int)((p->n_valid - j0) < CK_BK ? (p->n_valid - j0) : CK_BK);
-        const float *vt = job->vp + ((size_t)h * job->n_ktiles + t) * (size_t)CK_BK * d;
-        for (int r0 = 0; r0 < nr; r0 += sr) {
-            const int ns = nr - r0 < sr ? nr - r0 : sr;
-            const int64_t ia = i0 + r0;
-            /* SelfExtend: which score sets this strip x tile needs (usually one). */
-            unsigned sets = job->window < 0 ? 1u : ck_selfextend_sets(ia, ia + ns, j0, j0 + nk, job->window);
-            float *st = NULL;
-            for (int set = 0; set < job->n_sets; set++) {
-                if (!(sets & (1u << set))) continue;
-                const float *kt = job->kt + (((size_t)set * p->n_heads + h) * job->n_ktiles + t) * kt_tile;
-                const float *qr = qs + ((size_t)set * CK_BQ + r0) * d;
-                float *ss = s + (size_t)set * CK_SR * CK_BK;
-                if (isa == CK_ISA_AVX512) ck_strip_scores_avx512(ss, qr, kt, ns, d);
-                else if (isa == CK_ISA_AVX2_FMA) ck_strip_scores_avx2(ss, qr, kt, ns, d);
-                else ck_strip_scores_scalar(ss, qr, kt, ns, d);
-                if (!st) st = ss;
-            }
-            if (sets & (sets - 1)) {
-                /* Straddling strip: pick per element, into the first computed set's buffer. */
-                const int64_t w = job->window;
-                for (int r = 0; r < ns; r++)
-                    for (int jj = 0; jj < nk; jj++) {
-                        int64_t i = ia + r, j = j0 + jj, dist = i > j ? i - j : j - i;
-                        int set = dist < w ? CK_SET_NORMAL : (j <= i ? CK_SET_LOWER : CK_SET_UPPER);
-                        st[r * CK_BK + jj] = s[((size_t)set * CK_SR + r) * CK_BK + jj];
-                    }
-            }
-            float *os = o + (size_t)r0 * d;
+        const float *vt = job->vp + ((size_t)t.h * job->n_ktiles + kt) * (size_t)CK_BK * d;
+        for (int r0 = 0; r0 < t.nr; r0 += sr) {
+            const int ns = t.nr - r0 < sr ? t.nr - r0 : sr;
+            float *st = ck_attn_strip_scores(job, &t, kt, r0, ns, nk, isa);
+            float *os = t.o + (size_t)r0 * d;
             if (isa == CK_ISA_AVX512) {
-                ck_strip_softmax_avx512(st, m + r0, l16 + (size_t)r0 * 16, os, ns, nk, d);
+                ck_strip_softmax_avx512(st, t.m + r0, t.l16 + (size_t)r0 * 16, os, ns, nk, d);
                 ck_strip_pv_avx512(os, st, vt, ns, d);
             } else if (isa == CK_ISA_AVX2_FMA) {
-                ck_strip_softmax_avx2(st, m + r0, l + r0, os, ns, nk, d);
+                ck_strip_softmax_avx2(st, t.m + r0, t.l + r0, os, ns, nk, d);
                 ck_strip_pv_avx2(os, st, vt, ns, d);
             } else {
-                ck_strip_softmax_scalar(st, m + r0, l + r0, os, ns, nk, d);
+                ck_strip_softmax_scalar(st, t.m + r0, t.l + r0, os, ns, nk, d);
                 ck_strip_pv_scalar(os, st, vt, ns, d, 0);
             }
         }
     }
-    if (isa == CK_ISA_AVX512) ck_row_sums_avx512(l, l16, nr);
-    for (int r = 0; r < nr; r++) {
-        float *dst = job->out + (i0 + r) * p->out_stride + h * d;
-        float inv = 1.0f / l[r];
-        for (int c = 0; c < d; c++) dst[c] = o[r * d + c] * inv;
+    if (isa == CK_ISA_AVX512) ck_row_sums_avx512(t.l, t.l16, t.nr);
+    for (int r = 0; r < t.nr; r++) {
+        float *dst = job->out + (t.i0 + r) * p->out_stride + t.h * d;
+        float inv = 1.0f / t.l[r];
+        for (int c = 0; c < d; c++) dst[c] = t.o[r * d + c] * inv;
     }
 }
 

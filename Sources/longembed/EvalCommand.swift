@@ -125,10 +125,10 @@ struct Eval: ParsableCommand {
             rows.append(("\(modelName) + \(s.name)", evaluations))
             let dir = out.appendingPathComponent(s.name)
             for e in evaluations {
-                try AtomicFile.write(ResultWriter.mtebJSON(e, datasetRevision: revision),
+                try AtomicFile.write(try ResultWriter.mtebJSON(e, datasetRevision: revision),
                                      to: dir.appendingPathComponent("\(modelName)_\(e.task.rawValue).json"))
             }
-            try AtomicFile.write(ResultWriter.overallJSON(evaluations), to: dir.appendingPathComponent("\(modelName)_overall_results.json"))
+            try AtomicFile.write(try ResultWriter.overallJSON(evaluations), to: dir.appendingPathComponent("\(modelName)_overall_results.json"))
         }
         let table = ResultWriter.markdownTable(rows: rows) + ResultWriter.lengthTable(rows: rows)
         try AtomicFile.write(Data(table.utf8), to: out.appendingPathComponent("summary.md"))

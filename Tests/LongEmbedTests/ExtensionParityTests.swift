@@ -3,7 +3,7 @@ import Testing
 import LongEmbed
 
 /// Every context-extension method against golden data computed by HF transformers and by the
-/// official LongEmbed code (../shared/golden/extension, e5rope, official).
+/// official LongEmbed code (Tests/Fixtures/extension, e5rope, official).
 @Suite struct ExtensionParityTests {
     static let miniLM = TestSupport.defaultModel
 

@@ -31,15 +31,17 @@ public enum ResultWriter {
 
     /// One task's MTEB JSON: dataset_revision, mteb_dataset_name, mteb_version, then one object
     /// per split with evaluation_time and every metric at k in {1,3,5,10,20,100,1000}.
-    public static func mtebJSON(_ e: TaskEvaluation, datasetRevision: String) -> Data {
+    /// - Throws: when a value cannot be written as JSON (a non-finite score).
+    public static func mtebJSON(_ e: TaskEvaluation, datasetRevision: String) throws -> Data {
         var object: [String: Any] = ["dataset_revision": datasetRevision, "mteb_dataset_name": e.task.rawValue,
                                      "mteb_version": mtebVersion]
         for (split, metrics) in e.splits { object[split] = metrics }
-        return try! JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
     }
 
     /// The authors' `overall_results.json` layout for one setting.
-    public static func overallJSON(_ evaluations: [TaskEvaluation]) -> Data {
+    /// - Throws: when a value cannot be written as JSON (a non-finite score).
+    public static func overallJSON(_ evaluations: [TaskEvaluation]) throws -> Data {
         var object: [String: Any] = [:]
         for e in evaluations {
             if e.task.isSynthetic {
@@ -51,7 +53,7 @@ public enum ResultWriter {
                 object[e.task.rawValue] = ["ndcg@1": m["ndcg_at_1"] ?? 0, "ndcg@10": m["ndcg_at_10"] ?? 0]
             }
         }
-        return try! JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
     }
 
     /// A markdown table laid out like the paper's Table 2: one row per setting, scores in %.
