@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 MODEL_DIR := .models/all-MiniLM-L6-v2
-APT_PACKAGES := libopenblas-dev libomp-dev libnuma-dev
+APT_PACKAGES := libopenblas-dev libomp-dev libnuma-dev libpcre2-dev
 
 .PHONY: setup system-packages model haystack build release test run bench clean
 

@@ -70,10 +70,18 @@ let package = Package(
                 .linkedLibrary("omp5", .when(traits: ["OpenMP"])),
             ]
         ),
+        // PCRE2 (Debian libpcre2-dev): the tokenizer's Unicode-property regexes.
+        .systemLibrary(
+            name: "CPCRE2",
+            path: "Sources/CPCRE2",
+            pkgConfig: "libpcre2-8",
+            providers: [.apt(["libpcre2-dev"])]
+        ),
         .target(
             name: "LongEmbed",
             dependencies: [
                 "CKernels",
+                "CPCRE2",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: [

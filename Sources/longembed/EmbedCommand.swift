@@ -44,7 +44,7 @@ struct Embed: ParsableCommand {
         }
         let extensions = try extensionOptions.contextExtensions()
         try modelOptions.applyThreads()
-        let records = try InputRecords.parse(try readInput())
+        let records = try InputRecords.parse(try InputRecords.read(path: input))
         guard !records.isEmpty else { throw CLIError("no input: expected JSON lines {\"id\":..., \"text\":...} or text lines") }
 
         let options = EncoderOptions(pooling: modelOptions.pooling, maxTokens: modelOptions.maxTokens,
@@ -67,22 +67,6 @@ struct Embed: ParsableCommand {
         progress.finish()
         try sink.finish()
     }
-
-    private func readInput() throws -> Data {
-        do {
-            if let input {
-                var isDir: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: input, isDirectory: &isDir) else { throw CLIError("input file not found: \(input)") }
-                guard !isDir.boolValue else { throw CLIError("input \(input) is a directory") }
-                return try FileHandle(forReadingFrom: URL(fileURLWithPath: input)).readToEnd() ?? Data()
-            }
-            return try FileHandle.standardInput.readToEnd() ?? Data()
-        } catch let e as CLIError {
-            throw e
-        } catch {
-            throw CLIError("cannot read \(input ?? "standard input"): \(error.localizedDescription)")
-        }
-    }
 }
 
 /// An error of the command line tool, shown as "Error: <message>" with exit status 1.
@@ -98,6 +82,23 @@ struct InputRecord {
 }
 
 enum InputRecords {
+    /// The bytes of `path`, or of standard input when nil.
+    static func read(path: String?) throws -> Data {
+        do {
+            if let path {
+                var isDir: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw CLIError("input file not found: \(path)") }
+                guard !isDir.boolValue else { throw CLIError("input \(path) is a directory") }
+                return try FileHandle(forReadingFrom: URL(fileURLWithPath: path)).readToEnd() ?? Data()
+            }
+            return try FileHandle.standardInput.readToEnd() ?? Data()
+        } catch let e as CLIError {
+            throw e
+        } catch {
+            throw CLIError("cannot read \(path ?? "standard input"): \(error.localizedDescription)")
+        }
+    }
+
     /// Parses JSON lines (`{"id": ..., "text": ...}`) or plain text lines. Invalid UTF-8 and
     /// malformed JSON are errors naming the line; blank lines are skipped.
     static func parse(_ data: Data) throws -> [InputRecord] {

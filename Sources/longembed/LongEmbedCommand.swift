@@ -7,7 +7,7 @@ struct LongEmbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "longembed",
         abstract: "Long-context text embeddings on multicore CPUs (LongEmbed, Zhu et al. 2024).",
-        subcommands: [Embed.self, Eval.self, DataCommand.self, Bench.self]
+        subcommands: [Embed.self, Tokenize.self, Eval.self, DataCommand.self, Bench.self]
     )
 
     /// Runs the command; on SIGINT, SIGTERM or SIGHUP unfinished outputs' temporary files are
@@ -40,7 +40,7 @@ enum StandardInput {
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks and machine information.",
-        subcommands: [Info.self, BenchAttention.self, BenchEncoder.self, BenchScaling.self, BenchSGEMM.self]
+        subcommands: [Info.self, BenchAttention.self, BenchEncoder.self, BenchScaling.self, BenchSGEMM.self, BenchTokenizer.self]
     )
 
     @Flag(name: .long, help: "Print the kernel runtime (same as `bench info`).")

@@ -91,12 +91,12 @@ enum SafeTensorsWriter {
         let url = dir.appendingPathComponent("tokenizer.json")
         try Data("{not json".utf8).write(to: url)
         #expect(throws: ModelError.self) { try Tokenizer.load(directory: dir) }
+        // A BPE model without merges is malformed; a model type that is not implemented is named.
         try Data(#"{"model": {"type": "BPE", "vocab": {"a": 0}}}"#.utf8).write(to: url)
-        do {
-            _ = try Tokenizer.load(directory: dir)
-            Issue.record("BPE accepted")
-        } catch {
-            #expect("\(error)".contains("BPE"))
+        #expect(throws: ModelError.invalidTokenizer(path: url.path, reason: "model: missing \"merges\"")) { try Tokenizer.load(directory: dir) }
+        try Data(#"{"model": {"type": "WordLevel", "vocab": {"a": 0}, "unk_token": "a"}}"#.utf8).write(to: url)
+        #expect(throws: ModelError.unsupportedTokenizerComponent(path: url.path, component: "model WordLevel (at model)")) {
+            try Tokenizer.load(directory: dir)
         }
     }
 }

@@ -24,8 +24,11 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidConfig(path: String, reason: String)
     /// The model folder has no tokenizer.json.
     case tokenizerMissing(path: String)
-    /// tokenizer.json is malformed or uses an unsupported model.
+    /// tokenizer.json is malformed or inconsistent.
     case invalidTokenizer(path: String, reason: String)
+    /// tokenizer.json names a component (model, normalizer, pre-tokenizer, post-processor,
+    /// decoder) or an option of one that this package does not implement.
+    case unsupportedTokenizerComponent(path: String, component: String)
     /// `num_hidden_layers` in config.json disagrees with the `encoder.layer.N` tensors of the
     /// weights (`inWeights`: the highest layer index found plus one; 0 when there is none).
     case layerCountMismatch(configured: Int, inWeights: Int)
@@ -45,6 +48,8 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidConfig(let p, let r): return "invalid config \(p): \(r)"
         case .tokenizerMissing(let p): return "no tokenizer.json in the model folder \(p)"
         case .invalidTokenizer(let p, let r): return "invalid tokenizer \(p): \(r)"
+        case .unsupportedTokenizerComponent(let p, let c):
+            return "tokenizer \(p) uses \(c), which is not implemented (see the README's list of tokenizer components)"
         case .layerCountMismatch(let c, let w):
             return "config.json sets num_hidden_layers = \(c), but the weights hold encoder.layer.* tensors for \(w) layers"
         }
@@ -103,5 +108,12 @@ enum ModelJSON {
         default:
             return nil   // "c": Bool; "f", "d": floats and NSDecimalNumber
         }
+    }
+
+    /// `value` as a `Double` when it is a finite JSON number (integer or float), not a Boolean.
+    static func number(_ value: Any) -> Double? {
+        guard let number = value as? NSNumber, !(value is String), String(cString: number.objCType) != "c" else { return nil }
+        let d = number.doubleValue
+        return d.isFinite ? d : nil
     }
 }
