@@ -128,4 +128,31 @@ import Testing
         // Characters outside the vocabulary fuse into one unknown token.
         #expect(t.encode("ab ÆØ", addSpecialTokens: false).filter { $0 == 0 }.count == 1)
     }
+
+    /// Swift's String equality is canonical equivalence; a vocabulary holding "é" and "e" + U+0301
+    /// has two tokens (JSONSerialization would have kept one of them).
+    @Test func canonicallyEquivalentTokensStayDistinct() throws {
+        let json = #"{"pre_tokenizer": {"type": "WhitespaceSplit"}, "model": {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "\u00e9": 1, "e\u0301": 2, "e": 3}}}"#
+        let t = try Self.load(json)
+        #expect(t.encode("\u{e9} e\u{301}", addSpecialTokens: false) == [1, 2])
+        #expect(t.vocabSize == 4)
+    }
+
+    @Test(arguments: [
+        #"{"model": {"type": "WordPiece", "vocab": {"a": 0}}} x"#,            // trailing data
+        #"{"model": {"type": "WordPiece", "vocab": {"a": 01}}}"#,             // leading zero
+        #"{"model": {"type": "WordPiece", "vocab": {"\ud800": 0}}}"#,         // lone surrogate
+        "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"a\u{9}b\": 0}}}",   // raw control character
+        String(repeating: "[", count: 600) + String(repeating: "]", count: 600),
+    ])
+    func malformedJSONIsAnInvalidTokenizer(json: String) {
+        guard case .invalidTokenizer? = Self.failure(json) else { Issue.record("accepted \(json.prefix(60))"); return }
+    }
+
+    @Test func mergesSplitOnTheSpaceByte() throws {
+        // " \u{948}" is one Character; the merge "\u{939} \u{948}" still has two parts.
+        let json = #"{"model": {"type": "BPE", "vocab": {"\u0939": 0, "\u0948": 1, "\u0939\u0948": 2}, "merges": ["\u0939 \u0948"]}}"#
+        let t = try Self.load(json)
+        #expect(t.encode("\u{939}\u{948}", addSpecialTokens: false) == [2])
+    }
 }

@@ -32,13 +32,13 @@ struct AddedTokens: Sendable {
 
     /// The entries, ids checked against `limit` (exclusive).
     static func parse(_ root: TokenizerSpec, limit: Int) throws(ModelError) -> [AddedToken] {
-        guard root.object["added_tokens"] != nil, !(root.object["added_tokens"] is NSNull) else { return [] }
+        guard root.value("added_tokens") != nil else { return [] }
         var out: [AddedToken] = []
         for entry in try root.children("added_tokens") {
             let content = try entry.string("content")
             guard !content.isEmpty else { throw entry.invalid("an added token with empty content") }
-            guard let idValue = entry.object["id"], let id = ModelJSON.integer(idValue), id >= 0, id < limit else {
-                throw entry.invalid("added token \(content.debugDescription) has id \(entry.object["id"] ?? "none"); ids must be integers in 0..<\(limit)")
+            guard let id = entry.value("id")?.integerValue, id >= 0, id < limit else {
+                throw entry.invalid("added token \(content.debugDescription) has id \(entry.object["id"]?.brief ?? "none"); ids must be integers in 0..<\(limit)")
             }
             let special = try entry.bool("special", default: false)
             out.append(AddedToken(content: content, id: Int32(id), special: special,

@@ -25,7 +25,7 @@ struct BPEModel: TokenModel {
     private let cache = WordCache()
 
     init(_ spec: TokenizerSpec) throws(ModelError) {
-        if let d = spec.object["dropout"], !(d is NSNull) { throw spec.unsupported("BPE dropout \(d)") }
+        if let d = spec.value("dropout") { throw spec.unsupported("BPE dropout \(d.brief)") }
         let vocabulary = try Vocabulary(object: spec)
         self.vocabulary = vocabulary
         fuseUnk = try spec.bool("fuse_unk", default: false)
@@ -34,19 +34,19 @@ struct BPEModel: TokenModel {
         prefix = try spec.optionalString("continuing_subword_prefix")
         suffix = try spec.optionalString("end_of_word_suffix")
         if let unk = try spec.optionalString("unk_token") {
-            guard let id = vocabulary.ids[unk] else { throw spec.invalid("unk_token \(unk.debugDescription) is not in the vocabulary") }
+            guard let id = vocabulary.id(unk) else { throw spec.invalid("unk_token \(unk.debugDescription) is not in the vocabulary") }
             unkID = id
         } else {
             unkID = nil
         }
         merges = try Self.parseMerges(spec, vocabulary: vocabulary, prefix: prefix)
         var single: [UInt32: Int32] = [:]
-        for (token, id) in vocabulary.ids {
+        for (token, id) in vocabulary.entries {
             var it = token.unicodeScalars.makeIterator()
             if let first = it.next(), it.next() == nil { single[first.value] = id }
         }
         scalarIDs = single
-        byteIDs = (0..<256).map { b in vocabulary.ids[String(format: "<0x%02X>", b)] ?? -1 }
+        byteIDs = (0..<256).map { b in vocabulary.id(String(format: "<0x%02X>", b)) ?? -1 }
     }
 
     /// Merges as `"a b"` strings or `["a", "b"]` pairs; rank = position in the list.
@@ -58,20 +58,22 @@ struct BPEModel: TokenModel {
         out.reserveCapacity(list.count)
         for (rank, entry) in list.enumerated() {
             let a: String, b: String
-            if let s = entry as? String {
-                let parts = s.split(separator: " ", omittingEmptySubsequences: false)
+            if let s = entry.stringValue {
+                // Split on the space byte: a space before a combining mark is one Character.
+                let parts = s.utf8.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
                 guard parts.count == 2 else { throw spec.invalid("merge \(rank) \(s.debugDescription) is not two tokens separated by one space") }
-                (a, b) = (String(parts[0]), String(parts[1]))
-            } else if let pair = entry as? [Any], pair.count == 2, let x = pair[0] as? String, let y = pair[1] as? String {
+                (a, b) = (String(decoding: parts[0], as: UTF8.self), String(decoding: parts[1], as: UTF8.self))
+            } else if let pair = entry.arrayValue, pair.count == 2, let x = pair[0].stringValue, let y = pair[1].stringValue {
                 (a, b) = (x, y)
             } else {
                 throw spec.invalid("merge \(rank) is neither \"a b\" nor [\"a\", \"b\"]")
             }
-            guard let ia = vocabulary.ids[a], let ib = vocabulary.ids[b] else {
-                throw spec.invalid("merge \(rank) names a token that is not in the vocabulary: \(vocabulary.ids[a] == nil ? a.debugDescription : b.debugDescription)")
+            guard let ia = vocabulary.id(a), let ib = vocabulary.id(b) else {
+                throw spec.invalid("merge \(rank) names a token that is not in the vocabulary: \(vocabulary.id(a) == nil ? a.debugDescription : b.debugDescription)")
             }
-            let tail = prefix.flatMap { p in b.hasPrefix(p) ? String(b.dropFirst(p.count)) : nil } ?? b
-            guard let merged = vocabulary.ids[a + tail] else {
+            var tail = b
+            if let p = prefix, b.utf8.starts(with: p.utf8) { tail = String(decoding: b.utf8.dropFirst(p.utf8.count), as: UTF8.self) }
+            guard let merged = vocabulary.id(a + tail) else {
                 throw spec.invalid("merge \(rank) gives \((a + tail).debugDescription), which is not in the vocabulary")
             }
             let key = UInt64(UInt32(bitPattern: ia)) << 32 | UInt64(UInt32(bitPattern: ib))
@@ -81,7 +83,7 @@ struct BPEModel: TokenModel {
     }
 
     func tokenize(_ word: String, into ids: inout [Int32]) {
-        if ignoreMerges, let id = vocabulary.ids[word] { ids.append(id); return }
+        if ignoreMerges, let id = vocabulary.id(word) { ids.append(id); return }
         if let hit = cache.get(word) { ids.append(contentsOf: hit); return }
         var symbols = initialSymbols(word)
         mergeAll(&symbols)
@@ -128,7 +130,7 @@ struct BPEModel: TokenModel {
         var s = first ? "" : (prefix ?? "")
         s.unicodeScalars.append(c)
         if last, let suffix { s += suffix }
-        return vocabulary.ids[s]
+        return vocabulary.id(s)
     }
 
     private func byteTokens(_ c: Unicode.Scalar) -> [Int32]? {

@@ -19,7 +19,7 @@ enum DecoderFactory {
         case "Fuse": return FuseDecoder()
         case "Strip":
             let content = try spec.string("content")
-            guard content.count == 1, let c = content.first else { throw spec.invalid("Strip content must be one character") }
+            guard content.unicodeScalars.count == 1, let c = content.unicodeScalars.first else { throw spec.invalid("Strip content must be one character") }
             return StripDecoder(content: c, start: try spec.int("start", default: 0, in: 0...1_000_000),
                                 stop: try spec.int("stop", default: 0, in: 0...1_000_000))
         case "Replace": return ReplaceDecoder(normalizer: ReplaceNormalizer(pattern: try spec.pattern(), content: try spec.string("content")))
@@ -48,27 +48,25 @@ struct ByteLevelDecoder: TokenDecoder {
 /// The word marker back to spaces; in the first token the marker is dropped unless the
 /// pre-tokenizer never prepends one.
 struct MetaspaceDecoder: TokenDecoder {
-    let replacement: Character
+    let replacement: Unicode.Scalar
     let prepend: MetaspacePreTokenizer.Prepend
 
     init(_ spec: TokenizerSpec) throws(ModelError) {
-        let r = try spec.string("replacement", default: "\u{2581}")
-        guard r.count == 1, let c = r.first else { throw spec.invalid("replacement must be one character") }
-        replacement = c
+        replacement = try MetaspacePreTokenizer.marker(spec).unicodeScalars.first ?? "\u{2581}"
         prepend = try MetaspacePreTokenizer.prependScheme(spec)
     }
 
     func decodeChain(_ tokens: [String]) -> [String] {
         tokens.enumerated().map { i, token in
-            var out = ""
-            for c in token {
+            var out = String.UnicodeScalarView()
+            for c in token.unicodeScalars {
                 if c == replacement {
                     if !(i == 0 && prepend != .never) { out.append(" ") }
                 } else {
                     out.append(c)
                 }
             }
-            return out
+            return String(out)
         }
     }
 }
@@ -106,17 +104,17 @@ struct FuseDecoder: TokenDecoder {
 
 /// Removes up to `start` leading and `stop` trailing `content` characters from each token.
 struct StripDecoder: TokenDecoder {
-    let content: Character
+    let content: Unicode.Scalar
     let start: Int, stop: Int
     func decodeChain(_ tokens: [String]) -> [String] {
         tokens.map { token in
-            let chars = Array(token)
+            let chars = Array(token.unicodeScalars)
             var lo = 0
             while lo < min(start, chars.count) && chars[lo] == content { lo += 1 }
             var hi = chars.count
             var removed = 0
             while removed < stop && hi > lo && chars[hi - 1] == content { hi -= 1; removed += 1 }
-            return String(chars[lo..<hi])
+            return String(String.UnicodeScalarView(chars[lo..<hi]))
         }
     }
 }
@@ -136,11 +134,10 @@ struct WordPieceDecoder: TokenDecoder {
     static let cleanupPairs = [(" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
                                (" 'm", "'m"), (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")]
 
-    static func cleanUp(_ text: String) -> String {
-        var out = text
-        for (a, b) in cleanupPairs where out.contains(a) { out = out.replacingOccurrences(of: a, with: b) }
-        return out
-    }
+    private static let cleanupRules = cleanupPairs.map { ReplaceNormalizer(pattern: .literal($0.0), content: $0.1) }
+
+    /// The cleanup, matched on bytes (no canonical equivalence, like the library's `str::replace`).
+    static func cleanUp(_ text: String) -> String { cleanupRules.reduce(text) { $1.normalize($0) } }
 
     func decodeChain(_ tokens: [String]) -> [String] {
         let p = Array(prefix.utf8)
@@ -159,6 +156,8 @@ struct WordPieceDecoder: TokenDecoder {
 struct BPESuffixDecoder: TokenDecoder {
     let suffix: String
     func decodeChain(_ tokens: [String]) -> [String] {
-        tokens.enumerated().map { i, t in t.replacingOccurrences(of: suffix, with: i == tokens.count - 1 ? "" : " ") }
+        tokens.enumerated().map { i, t in
+            ReplaceNormalizer(pattern: .literal(suffix), content: i == tokens.count - 1 ? "" : " ").normalize(t)
+        }
     }
 }

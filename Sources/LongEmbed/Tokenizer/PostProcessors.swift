@@ -40,13 +40,13 @@ struct TemplateProcessor: PostProcessor {
     init(_ spec: TokenizerSpec) throws(ModelError) {
         var specials: [String: [Int32]] = [:]
         if let table = try spec.child("special_tokens") {
-            for (name, value) in table.object {
-                guard let entry = value as? [String: Any], let ids = entry["ids"] as? [Any] else {
+            for (name, value) in table.object.members {
+                guard let ids = value.objectValue?["ids"]?.arrayValue else {
                     throw table.invalid("special token \(name.debugDescription) has no \"ids\" list")
                 }
                 var list: [Int32] = []
                 for v in ids {
-                    guard let i = ModelJSON.integer(v), i >= 0, i <= Int(Int32.max) else { throw table.invalid("special token \(name.debugDescription) has an invalid id \(v)") }
+                    guard let i = v.integerValue, i >= 0, i <= Int(Int32.max) else { throw table.invalid("special token \(name.debugDescription) has an invalid id \(v.brief)") }
                     list.append(Int32(i))
                 }
                 specials[name] = list
@@ -118,7 +118,7 @@ struct PairProcessor: PostProcessor {
     /// A `["[CLS]", 101]` entry.
     private static func token(_ spec: TokenizerSpec, _ key: String) throws(ModelError) -> Int32 {
         let pair = try spec.array(key)
-        guard pair.count == 2, pair[0] is String, let id = ModelJSON.integer(pair[1]), id >= 0, id <= Int(Int32.max) else {
+        guard pair.count == 2, pair[0].stringValue != nil, let id = pair[1].integerValue, id >= 0, id <= Int(Int32.max) else {
             throw spec.invalid("\"\(key)\" is not a [token, id] pair")
         }
         return Int32(id)

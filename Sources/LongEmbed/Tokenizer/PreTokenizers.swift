@@ -180,16 +180,24 @@ struct BertPreTokenizer: PreTokenizer {
 /// is prepended as `prepend_scheme` says, and with `split` each marker starts a new word.
 struct MetaspacePreTokenizer: PreTokenizer {
     enum Prepend: String, Sendable { case always, first, never }
-    let replacement: Character
+    /// The marker, one Unicode scalar.
+    let replacement: String
     let prepend: Prepend
     let splitWords: Bool
+    private let spaces: ReplaceNormalizer
 
     init(_ spec: TokenizerSpec) throws(ModelError) {
-        let r = try spec.string("replacement", default: "\u{2581}")
-        guard r.count == 1, let c = r.first else { throw spec.invalid("replacement must be one character") }
-        replacement = c
+        replacement = try Self.marker(spec)
+        spaces = ReplaceNormalizer(pattern: .literal(" "), content: replacement)
         prepend = try Self.prependScheme(spec)
         splitWords = try spec.bool("split", default: true)
+    }
+
+    /// `replacement`: one Unicode scalar (the library's `char`), U+2581 by default.
+    static func marker(_ spec: TokenizerSpec) throws(ModelError) -> String {
+        let r = try spec.string("replacement", default: "\u{2581}")
+        guard r.unicodeScalars.count == 1 else { throw spec.invalid("replacement must be one character") }
+        return r
     }
 
     /// `prepend_scheme`, or the older `add_prefix_space` (true: always).
@@ -202,10 +210,10 @@ struct MetaspacePreTokenizer: PreTokenizer {
     }
 
     func split(_ piece: TextPiece, into out: inout [TextPiece]) {
-        let rep = String(replacement)
-        var text = piece.text.replacingOccurrences(of: " ", with: rep)
+        let rep = replacement
+        var text = spaces.normalize(piece.text)
         let prependHere = prepend == .always || (prepend == .first && piece.atStart)
-        if prependHere && !text.isEmpty && !text.hasPrefix(rep) { text = rep + text }
+        if prependHere && !text.isEmpty && !text.utf8.starts(with: rep.utf8) { text = rep + text }
         guard splitWords else {
             if !text.isEmpty { out.append(TextPiece(text: text, atStart: piece.atStart)) }
             return
@@ -232,7 +240,7 @@ struct ByteLevelPreTokenizer: PreTokenizer {
 
     func split(_ piece: TextPiece, into out: inout [TextPiece]) {
         var text = piece.text
-        if addPrefixSpace && !text.isEmpty && !text.hasPrefix(" ") { text = " " + text }
+        if addPrefixSpace && !text.isEmpty && text.utf8.first != UInt8(ascii: " ") { text = " " + text }
         var words: [TextPiece] = []
         if let regex {
             SplitBehavior.isolated.apply(text, matches: regex.matches(in: text), atStart: piece.atStart, into: &words)

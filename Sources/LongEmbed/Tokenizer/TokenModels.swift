@@ -25,45 +25,71 @@ enum TokenModelFactory {
 
     private static func guessType(_ spec: TokenizerSpec) throws(ModelError) -> String {
         if spec.object["merges"] != nil { return "BPE" }
-        if spec.object["vocab"] is [Any] { return "Unigram" }
+        if spec.value("vocab")?.arrayValue != nil { return "Unigram" }
         if spec.object["continuing_subword_prefix"] != nil || spec.object["max_input_chars_per_word"] != nil { return "WordPiece" }
         throw spec.invalid("the model has no \"type\" and is not recognizable")
     }
 }
 
-/// A model's token <-> id maps. Ids are validated at load: JSON integers below
-/// `2 * entries + Tokenizer.idSlack`, no two tokens sharing one.
+/// A token string compared and hashed by its UTF-8 bytes. Swift's `String` equality is
+/// canonical equivalence, under which "é" and "e" + U+0301 are one key; in a vocabulary they are
+/// two tokens with two ids.
+struct TokenString: Hashable, Sendable {
+    let value: String
+    init(_ value: String) { self.value = value }
+
+    static func == (a: TokenString, b: TokenString) -> Bool { a.value.utf8.elementsEqual(b.value.utf8) }
+
+    func hash(into hasher: inout Hasher) {
+        var v = value
+        v.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    }
+}
+
+/// A model's token <-> id maps (tokens compared byte for byte). Ids are validated at load:
+/// JSON integers below `2 * entries + Tokenizer.idSlack`, no two tokens sharing one.
 struct Vocabulary: Sendable {
-    let ids: [String: Int32]
+    private let map: [TokenString: Int32]
     /// Token of each id; "" where no token has that id.
     let tokens: [String]
 
-    init(ids: [String: Int32], tokens: [String]) {
-        self.ids = ids
+    /// Entries in the vocabulary.
+    var count: Int { map.count }
+
+    init(map: [TokenString: Int32], tokens: [String]) {
+        self.map = map
         self.tokens = tokens
     }
 
+    /// The id of `token`, nil when it is not in the vocabulary.
+    func id(_ token: String) -> Int32? { map[TokenString(token)] }
+
+    /// Every (token, id) pair, in no particular order.
+    var entries: [(token: String, id: Int32)] { map.map { ($0.key.value, $0.value) } }
+
     /// A `{"token": id}` vocabulary (WordPiece, BPE).
     init(object spec: TokenizerSpec, key: String = "vocab") throws(ModelError) {
-        guard let raw = spec.object[key] as? [String: Any] else { throw spec.invalid("\"\(key)\" is not an object of token ids") }
-        guard !raw.isEmpty else { throw spec.invalid("the vocabulary is empty") }
+        guard let raw = spec.value(key)?.objectValue else { throw spec.invalid("\"\(key)\" is not an object of token ids") }
+        guard raw.count > 0 else { throw spec.invalid("the vocabulary is empty") }
         let limit = min(2 * raw.count + Tokenizer.idSlack, Int(Int32.max))
-        var ids: [String: Int32] = [:]
-        ids.reserveCapacity(raw.count)
+        var map: [TokenString: Int32] = [:]
+        map.reserveCapacity(raw.count)
         var table = [String?](repeating: nil, count: min(limit, raw.count + Tokenizer.idSlack))
-        for (token, value) in raw {
-            guard let id = ModelJSON.integer(value), id >= 0, id < limit else {
-                throw spec.invalid("vocabulary entry \(token.debugDescription) has id \(value); ids must be integers in 0..<\(limit) (twice the \(raw.count) entries plus \(Tokenizer.idSlack))")
+        for (token, value) in raw.members {
+            guard let id = value.integerValue, id >= 0, id < limit else {
+                throw spec.invalid("vocabulary entry \(token.debugDescription) has id \(value.brief); ids must be integers in 0..<\(limit) (twice the \(raw.count) entries plus \(Tokenizer.idSlack))")
             }
             if id >= table.count { table += [String?](repeating: nil, count: id + 1 - table.count) }
             if let other = table[id] {
                 throw spec.invalid("tokens \(other.debugDescription) and \(token.debugDescription) share id \(id)")
             }
+            guard map.updateValue(Int32(id), forKey: TokenString(token)) == nil else {
+                throw spec.invalid("token \(token.debugDescription) is listed twice")
+            }
             table[id] = token
-            ids[token] = Int32(id)
         }
         while let last = table.last, last == nil { table.removeLast() }
-        self.init(ids: ids, tokens: table.map { $0 ?? "" })
+        self.init(map: map, tokens: table.map { $0 ?? "" })
     }
 
     func token(_ id: Int32) -> String? {
@@ -84,7 +110,7 @@ struct WordPieceModel: TokenModel {
         prefix = try spec.string("continuing_subword_prefix", default: "##")
         maxCharsPerWord = try spec.int("max_input_chars_per_word", default: 100, in: 1...Int(Int32.max))
         let unk = try spec.string("unk_token", default: "[UNK]")
-        guard let id = vocabulary.ids[unk] else { throw spec.invalid("unknown token \(unk.debugDescription) is not in the vocabulary") }
+        guard let id = vocabulary.id(unk) else { throw spec.invalid("unknown token \(unk.debugDescription) is not in the vocabulary") }
         unkID = id
     }
 
@@ -99,7 +125,7 @@ struct WordPieceModel: TokenModel {
             while end > start {
                 var s = start > 0 ? prefix : ""
                 s.unicodeScalars.append(contentsOf: scalars[start..<end])
-                if let id = vocabulary.ids[s] { found = id; break }
+                if let id = vocabulary.id(s) { found = id; break }
                 end -= 1
             }
             guard let id = found else {
@@ -115,7 +141,7 @@ struct WordPieceModel: TokenModel {
 
 /// A bounded word -> ids memo shared by the threads of a batch.
 final class WordCache: Sendable {
-    private let entries = Mutex<[String: [Int32]]>([:])
+    private let entries = Mutex<[TokenString: [Int32]]>([:])
     /// Entries kept before the cache is emptied (the tokenizers library keeps 10 000).
     static let capacity = 10_000
     /// Longer words are not remembered (a SentencePiece "word" can be a whole document).
@@ -123,14 +149,14 @@ final class WordCache: Sendable {
 
     func get(_ word: String) -> [Int32]? {
         guard word.utf8.count <= Self.maxWordBytes else { return nil }
-        return entries.withLock { $0[word] }
+        return entries.withLock { $0[TokenString(word)] }
     }
 
     func put(_ word: String, _ ids: [Int32]) {
         guard word.utf8.count <= Self.maxWordBytes else { return }
         entries.withLock { cache in
             if cache.count >= Self.capacity { cache.removeAll(keepingCapacity: true) }
-            cache[word] = ids
+            cache[TokenString(word)] = ids
         }
     }
 }

@@ -68,7 +68,7 @@ public final class Tokenizer: Sendable {
         preTokenizer = try root.child("pre_tokenizer").map(PreTokenizerFactory.make)
         decoder = try root.child("decoder").map(DecoderFactory.make)
         let vocab = model.vocabulary
-        let entries = vocab.ids.count + ((root.object["added_tokens"] as? [Any])?.count ?? 0)
+        let entries = vocab.count + (root.value("added_tokens")?.arrayValue?.count ?? 0)
         let tokens = try AddedTokens.parse(root, limit: min(2 * entries + Self.idSlack, Int(Int32.max)))
         idToToken = try Self.mergedTable(vocab, tokens, root)
         added = AddedTokens(tokens, normalizer: normalizer)
@@ -83,9 +83,11 @@ public final class Tokenizer: Sendable {
 
     private static func readRoot(_ url: URL) throws(ModelError) -> TokenizerSpec {
         guard let data = try ModelJSON.contentsIfPresent(url) else { throw .tokenizerMissing(path: url.path) }
-        guard let root = ModelJSON.parse(data) as? [String: Any] else {
-            throw .invalidTokenizer(path: url.path, reason: "not a JSON object")
+        let parsed: JSONValue
+        do { parsed = try JSONParser.parse(data) } catch {
+            throw .invalidTokenizer(path: url.path, reason: "not valid JSON: \(error.message) at byte \(error.offset)")
         }
+        guard let root = parsed.objectValue else { throw .invalidTokenizer(path: url.path, reason: "not a JSON object") }
         return TokenizerSpec(root, file: url.path, place: "")
     }
 
@@ -93,12 +95,12 @@ public final class Tokenizer: Sendable {
     private static func mergedTable(_ vocab: Vocabulary, _ tokens: [AddedToken], _ root: TokenizerSpec) throws(ModelError) -> [String] {
         var table = vocab.tokens
         for t in tokens {
-            if let known = vocab.ids[t.content], known != t.id {
+            if let known = vocab.id(t.content), known != t.id {
                 throw root.invalid("added token \(t.content.debugDescription) has id \(t.id), but the vocabulary gives it \(known)")
             }
             let i = Int(t.id)
             if i >= table.count { table += [String](repeating: "", count: i + 1 - table.count) }
-            if !table[i].isEmpty && table[i] != t.content {
+            if !table[i].isEmpty && !table[i].utf8.elementsEqual(t.content.utf8) {
                 throw root.invalid("tokens \(table[i].debugDescription) and \(t.content.debugDescription) share id \(t.id)")
             }
             table[i] = t.content

@@ -5,13 +5,13 @@ import Foundation
 /// read as the documented default; a present value of the wrong type is an error, never coerced.
 struct TokenizerSpec {
     /// The JSON object.
-    let object: [String: Any]
+    let object: JSONObject
     /// The tokenizer file, for error messages.
     let file: String
     /// Where the object sits in the file, e.g. `pre_tokenizer.pretokenizers[0]`.
     let place: String
 
-    init(_ object: [String: Any], file: String, place: String) {
+    init(_ object: JSONObject, file: String, place: String) {
         self.object = object
         self.file = file
         self.place = place
@@ -27,70 +27,70 @@ struct TokenizerSpec {
         .unsupportedTokenizerComponent(path: file, component: place.isEmpty ? what : "\(what) (at \(place))")
     }
 
-    private func present(_ key: String) -> Any? {
-        guard let v = object[key], !(v is NSNull) else { return nil }
+    /// The value of `key`, nil when absent or null.
+    func value(_ key: String) -> JSONValue? {
+        guard let v = object[key], !v.isNull else { return nil }
         return v
     }
 
     /// The component's `type` field.
     func type() throws(ModelError) -> String {
-        guard let t = object["type"] as? String else { throw invalid("no \"type\" field") }
+        guard let t = object["type"]?.stringValue else { throw invalid("no \"type\" field") }
         return t
     }
 
     func string(_ key: String, default fallback: String? = nil) throws(ModelError) -> String {
-        guard let v = present(key) else {
+        guard let v = value(key) else {
             if let fallback { return fallback }
             throw invalid("missing \"\(key)\"")
         }
-        guard let s = v as? String else { throw invalid("\"\(key)\" is not a string") }
+        guard let s = v.stringValue else { throw invalid("\"\(key)\" is not a string") }
         return s
     }
 
     func optionalString(_ key: String) throws(ModelError) -> String? {
-        guard let v = present(key) else { return nil }
-        guard let s = v as? String else { throw invalid("\"\(key)\" is not a string") }
-        return s
+        guard value(key) != nil else { return nil }
+        return try string(key)
     }
 
     func bool(_ key: String, default fallback: Bool) throws(ModelError) -> Bool {
-        guard let v = present(key) else { return fallback }
-        guard let n = v as? NSNumber, String(cString: n.objCType) == "c" else { throw invalid("\"\(key)\" is not a Boolean") }
-        return n.boolValue
+        guard let v = value(key) else { return fallback }
+        guard let b = v.boolValue else { throw invalid("\"\(key)\" is not a Boolean") }
+        return b
     }
 
     func optionalBool(_ key: String) throws(ModelError) -> Bool? {
-        guard present(key) != nil else { return nil }
+        guard value(key) != nil else { return nil }
         return try bool(key, default: false)
     }
 
     /// An integer in `range`, `fallback` when absent.
     func int(_ key: String, default fallback: Int? = nil, in range: ClosedRange<Int>) throws(ModelError) -> Int {
-        guard let v = present(key) else {
+        guard let v = value(key) else {
             if let fallback { return fallback }
             throw invalid("missing \"\(key)\"")
         }
-        guard let n = ModelJSON.integer(v), range.contains(n) else {
-            throw invalid("\"\(key)\" must be an integer in \(range.lowerBound)...\(range.upperBound), got \(v)")
+        guard let n = v.integerValue, range.contains(n) else {
+            throw invalid("\"\(key)\" must be an integer in \(range.lowerBound)...\(range.upperBound), got \(v.brief)")
         }
         return n
     }
 
     func optionalInt(_ key: String, in range: ClosedRange<Int>) throws(ModelError) -> Int? {
-        guard present(key) != nil else { return nil }
+        guard value(key) != nil else { return nil }
         return try int(key, in: range)
     }
 
-    func array(_ key: String) throws(ModelError) -> [Any] {
-        guard let v = present(key) else { throw invalid("missing \"\(key)\"") }
-        guard let a = v as? [Any] else { throw invalid("\"\(key)\" is not a list") }
+    func array(_ key: String) throws(ModelError) -> [JSONValue] {
+        guard let v = value(key) else { throw invalid("missing \"\(key)\"") }
+        guard let a = v.arrayValue else { throw invalid("\"\(key)\" is not a list") }
         return a
     }
 
     /// A nested object, nil when absent or null.
     func child(_ key: String) throws(ModelError) -> TokenizerSpec? {
-        guard let v = present(key) else { return nil }
-        guard let o = v as? [String: Any] else { throw invalid("\"\(key)\" is not an object") }
+        guard let v = value(key) else { return nil }
+        guard let o = v.objectValue else { throw invalid("\"\(key)\" is not an object") }
         return TokenizerSpec(o, file: file, place: place.isEmpty ? key : "\(place).\(key)")
     }
 
@@ -98,9 +98,11 @@ struct TokenizerSpec {
     func children(_ key: String) throws(ModelError) -> [TokenizerSpec] {
         let list = try array(key)
         var out: [TokenizerSpec] = []
+        out.reserveCapacity(list.count)
+        let prefix = place.isEmpty ? key : "\(place).\(key)"
         for (i, v) in list.enumerated() {
-            guard let o = v as? [String: Any] else { throw invalid("\"\(key)\"[\(i)] is not an object") }
-            out.append(TokenizerSpec(o, file: file, place: (place.isEmpty ? key : "\(place).\(key)") + "[\(i)]"))
+            guard let o = v.objectValue else { throw invalid("\"\(key)\"[\(i)] is not an object") }
+            out.append(TokenizerSpec(o, file: file, place: "\(prefix)[\(i)]"))
         }
         return out
     }

@@ -21,27 +21,28 @@ struct UnigramModel: TokenModel {
         let list = try spec.array("vocab")
         guard !list.isEmpty else { throw spec.invalid("the Unigram vocabulary is empty") }
         guard list.count < Int(Int32.max) else { throw spec.invalid("the Unigram vocabulary is too large") }
-        var ids: [String: Int32] = [:]
+        var ids: [TokenString: Int32] = [:]
         ids.reserveCapacity(list.count)
         var tokens: [String] = []
         var scores: [Double] = []
         tokens.reserveCapacity(list.count)
         scores.reserveCapacity(list.count)
         for (i, entry) in list.enumerated() {
-            guard let pair = entry as? [Any], pair.count == 2, let piece = pair[0] as? String, let score = ModelJSON.number(pair[1]) else {
+            guard let pair = entry.arrayValue, pair.count == 2, let piece = pair[0].stringValue, let score = pair[1].numberValue else {
                 throw spec.invalid("vocab[\(i)] is not a [piece, finite score] pair")
             }
-            ids[piece] = Int32(i)
+            ids[TokenString(piece)] = Int32(i)   // a repeated piece: the later id wins, as in the tokenizers library
             tokens.append(piece)
             scores.append(score)
         }
-        vocabulary = Vocabulary(ids: ids, tokens: tokens)
+        let vocabulary = Vocabulary(map: ids, tokens: tokens)
+        self.vocabulary = vocabulary
         self.scores = scores
         unkID = try spec.optionalInt("unk_id", in: 0...(list.count - 1)).map { Int32($0) }
         unkScore = (scores.min() ?? 0) - Self.unknownPenalty
         byteFallback = try spec.bool("byte_fallback", default: false)
-        byteIDs = (0..<256).map { b in ids[String(format: "<0x%02X>", b)] ?? -1 }
-        trie = ByteTrie(keys: ids.map { (Array($0.key.utf8), $0.value) })
+        byteIDs = (0..<256).map { b in vocabulary.id(String(format: "<0x%02X>", b)) ?? -1 }
+        trie = ByteTrie(keys: vocabulary.entries.map { (Array($0.token.utf8), $0.id) })
     }
 
     func tokenize(_ word: String, into ids: inout [Int32]) {
@@ -108,7 +109,7 @@ struct UnigramModel: TokenModel {
     private func append(_ piece: (range: Range<Int>, id: Int32), _ bytes: UnsafeBufferPointer<UInt8>, to out: inout [Int32]) {
         if piece.id >= 0 && piece.id != unkID { out.append(piece.id); return }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[piece.range]), as: UTF8.self)
-        if let id = vocabulary.ids[text] { out.append(id); return }
+        if let id = vocabulary.id(text) { out.append(id); return }
         if byteFallback {
             let fallback = bytes[piece.range].map { byteIDs[Int($0)] }
             if fallback.allSatisfy({ $0 >= 0 }) { out.append(contentsOf: fallback); return }
