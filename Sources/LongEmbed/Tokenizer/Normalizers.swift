@@ -167,11 +167,14 @@ enum CharacterClass {
     /// BERT's whitespace: tab, newline, carriage return and White_Space.
     static func isBertWhitespace(_ c: Unicode.Scalar) -> Bool { isWhitespace(c) }
 
-    /// BERT's control characters: general category C (Cc, Cf, Cn, Co, Cs) except tab, LF, CR.
+    /// BERT's control characters: general category C (Cc, Cf, Cn, Co, Cs) except tab, LF, CR
+    /// and the noncharacters (U+FDD0..FDEF, U+xFFFE, U+xFFFF), which the tokenizers library
+    /// keeps (they become [UNK]).
     static func isBertControl(_ c: Unicode.Scalar) -> Bool {
         switch c.value {
         case 0x09, 0x0A, 0x0D: return false
         case 0x20..<0x7F: return false
+        case _ where c.properties.isNoncharacterCodePoint: return false
         default:
             switch c.properties.generalCategory {
             case .control, .format, .unassigned, .privateUse, .surrogate: return true
