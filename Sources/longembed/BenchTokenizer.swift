@@ -17,6 +17,9 @@ struct BenchTokenizer: ParsableCommand {
     @Option(name: .long, help: "Document length in tokens (the text is cut to about this many).")
     var tokens: Int = 32768
 
+    @Option(name: .long, help: "Tokenize this file whole instead of cutting --text to --tokens (for side-by-side runs).")
+    var document: String?
+
     @Option(name: .long, help: "Timed rounds (median reported), after one warm-up round.")
     var rounds: Int = 5
 
@@ -28,10 +31,11 @@ struct BenchTokenizer: ParsableCommand {
 
     func run() throws {
         let tok = try Tokenizer(url: URL(fileURLWithPath: tokenizer))
-        guard let data = FileManager.default.contents(atPath: text), let source = String(validating: data, as: UTF8.self) else {
-            throw CLIError("cannot read UTF-8 text from \(text)")
+        let path = self.document ?? text
+        guard let data = FileManager.default.contents(atPath: path), let source = String(validating: data, as: UTF8.self) else {
+            throw CLIError("cannot read UTF-8 text from \(path)")
         }
-        let document = try Self.document(source, tokens: tokens, tok)
+        let document = self.document == nil ? try Self.document(source, tokens: tokens, tok) : source
         var count = 0
         _ = tok.encode(document, addSpecialTokens: false)   // warm-up (fills the word cache as a real run would)
         let seconds = BenchmarkTimer.median(repeats: rounds) { count = tok.encode(document, addSpecialTokens: false).count }
