@@ -114,20 +114,9 @@ enum InputRecords {
             }
             if line.allSatisfy(\.isWhitespace) { continue }
             if line.first == "{" {
-                guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
-                    throw CLIError("line \(lineNumber): malformed JSON")
-                }
-                guard let text = object["text"] as? String else {
-                    throw CLIError("line \(lineNumber): JSON line has no string field \"text\"")
-                }
-                let idJSON: String
-                if let id = object["id"] {
-                    let encoded = try JSONSerialization.data(withJSONObject: [id], options: [.fragmentsAllowed])
-                    idJSON = String(decoding: encoded.dropFirst().dropLast(), as: UTF8.self)
-                } else {
-                    idJSON = String(records.count)
-                }
-                records.append(InputRecord(idJSON: idJSON, text: text))
+                let parsed: TextLine
+                do { parsed = try TextLine.parse(bytes) } catch { throw CLIError("line \(lineNumber): \(error.description)") }
+                records.append(InputRecord(idJSON: parsed.idJSON ?? String(records.count), text: parsed.text))
             } else {
                 records.append(InputRecord(idJSON: String(records.count), text: line))
             }

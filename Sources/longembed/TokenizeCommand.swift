@@ -1,8 +1,6 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import LongEmbed
-import Synchronization
 
 /// `longembed tokenize`: JSON lines `{"id","text"}` in, `{"id","ids":[...]}` out, the ids being
 /// exactly `tokenizers`' `encode(text).ids`.
@@ -44,7 +42,7 @@ struct Tokenize: ParsableCommand {
         var start = 0
         while start < records.count {
             let block = Array(records[start..<min(start + Self.blockSize, records.count)])
-            let ids = Self.encodeAll(block.map(\.text), tok, addSpecialTokens: !noSpecial, threads: threads)
+            let ids = tok.encode(batch: block.map(\.text), addSpecialTokens: !noSpecial, threads: threads)
             var text = ""
             for (record, row) in zip(block, ids) { text += try line(record.idJSON, row, tok) }
             let data = Data(text.utf8)
@@ -69,20 +67,5 @@ struct Tokenize: ParsableCommand {
             s += ",\"tokens\":" + String(decoding: try JSONSerialization.data(withJSONObject: strings, options: [.withoutEscapingSlashes]), as: UTF8.self)
         }
         return s + "}\n"
-    }
-
-    /// Encodes `texts` on `threads` threads, results in input order.
-    static func encodeAll(_ texts: [String], _ tok: Tokenizer, addSpecialTokens: Bool, threads: Int) -> [[Int32]] {
-        let results = Mutex<[[Int32]]>([[Int32]](repeating: [], count: texts.count))
-        let workers = max(1, min(threads, texts.count))
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            var i = w
-            while i < texts.count {
-                let ids = tok.encode(texts[i], addSpecialTokens: addSpecialTokens)
-                results.withLock { $0[i] = ids }
-                i += workers
-            }
-        }
-        return results.withLock { $0 }
     }
 }

@@ -147,7 +147,9 @@ public final class Encoder: TextEmbedder {
     /// Embeds `texts`, one vector per text, in order.
     public func embed(_ texts: [String], role: TextRole) throws(EncoderError) -> [[Float]] {
         guard !texts.isEmpty else { return [] }
-        return try embed(tokenIDs: texts.map { tokenize($0, role: role) })
+        // Tokenized on every core (the same ids as ``tokenize(_:role:)``).
+        let tok = tokenizer, prefix = options.prefixes.prefix(for: role), limit = tokenLimit
+        return try embed(tokenIDs: tok.encode(batch: texts, threads: nil) { tok.encode(prefix + $0, maxTokens: limit) })
     }
 
     /// Embeds pre-tokenized inputs (each with its special tokens). A vector that is not finite

@@ -153,16 +153,17 @@ public enum RetrievalDataIO {
     private struct Row {
         var file: String
         var line: Int
-        var object: [String: Any]
+        var object: JSONObject
 
         func error(_ reason: String) -> EvaluationError { .malformedLine(file: file, line: line, reason: reason) }
 
         func string(_ keys: [String]) throws(EvaluationError) -> String {
             for k in keys {
-                if let s = object[k] as? String { return s }
-                if let n = object[k] as? NSNumber { return n.stringValue }
+                if let s = object[k]?.stringValue { return s }
+                if let i = object[k]?.integerValue { return String(i) }
+                if let d = object[k]?.numberValue { return String(d) }
             }
-            throw error("missing string field \(keys.joined(separator: " or ")) (has \(object.keys.sorted()))")
+            throw error("missing string field \(keys.joined(separator: " or ")) (has \(object.members.map(\.key).sorted()))")
         }
     }
 
@@ -179,7 +180,7 @@ public enum RetrievalDataIO {
             guard String(validating: raw, as: UTF8.self) != nil else {
                 throw .malformedLine(file: url.path, line: number, reason: "invalid UTF-8")
             }
-            guard let object = (try? JSONSerialization.jsonObject(with: Data(raw))) as? [String: Any] else {
+            guard let object = (try? JSONParser.parse(Data(raw)))?.objectValue else {
                 throw .malformedLine(file: url.path, line: number, reason: "not a JSON object")
             }
             out.append(Row(file: url.path, line: number, object: object))
@@ -187,7 +188,9 @@ public enum RetrievalDataIO {
         return out
     }
 
-    private static func int(_ any: Any?) -> Int? { (any as? NSNumber)?.intValue }
+    private static func int(_ value: JSONValue?) -> Int? {
+        value?.integerValue ?? value?.numberValue.flatMap { Int(exactly: $0) }
+    }
 }
 
 /// Atomic file writes: a temporary file in the same folder, then rename(2).

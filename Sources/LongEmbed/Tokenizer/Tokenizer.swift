@@ -59,9 +59,14 @@ public final class Tokenizer: Sendable {
     /// Every token id must be a JSON integer in `0..<2 * (entries + added tokens) + idSlack`,
     /// two different tokens may not share an id, and an added token already in the vocabulary
     /// must keep its vocabulary id.
-    public init(url: URL) throws(ModelError) {
-        path = url.path
-        let root = try Self.readRoot(url)
+    public convenience init(url: URL) throws(ModelError) {
+        try self.init(root: try Self.readRoot(url))
+    }
+
+    /// A tokenizer from the JSON object of a `tokenizer.json` (or one built to the same layout,
+    /// as from a GGUF vocabulary); errors name `root.file`.
+    init(root: TokenizerSpec) throws(ModelError) {
+        path = root.file
         guard let modelSpec = try root.child("model") else { throw root.invalid("no \"model\" section") }
         model = try TokenModelFactory.make(modelSpec)
         normalizer = try root.child("normalizer").map(NormalizerFactory.make)

@@ -1,9 +1,10 @@
 import Foundation
 
-/// A JSON value as `tokenizer.json` needs it read: object keys kept byte for byte and in order
-/// (Foundation's `JSONSerialization` builds `[String: Any]`, whose keys compare by canonical
-/// equivalence, so a vocabulary holding both "é" and "e" + U+0301 silently loses one), integer
-/// literals kept apart from other numbers.
+/// A JSON value read without Foundation's `JSONSerialization`, which loses data on Linux: it
+/// builds `[String: Any]`, whose keys compare by canonical equivalence (a vocabulary holding both
+/// "é" and "e" + U+0301 silently loses one), and it drops a U+FEFF at the start of a string
+/// value. Here object keys are kept byte for byte and in order, strings exactly, and integer
+/// literals apart from other numbers. Used for `tokenizer.json` and for JSON-lines inputs.
 indirect enum JSONValue: Sendable {
     case null
     case bool(Bool)
@@ -29,6 +30,35 @@ indirect enum JSONValue: Sendable {
         case .number(let d): return d.isFinite ? d : nil
         default: return nil
         }
+    }
+
+    /// Compact JSON text of the value (strings escaped as JSON requires, nothing else).
+    var serialized: String {
+        switch self {
+        case .null: return "null"
+        case .bool(let b): return b ? "true" : "false"
+        case .integer(let i): return String(i)
+        case .number(let d): return d.isFinite ? "\(d)" : "null"
+        case .string(let s): return Self.quoted(s)
+        case .array(let a): return "[" + a.map(\.serialized).joined(separator: ",") + "]"
+        case .object(let o): return "{" + o.members.map { Self.quoted($0.key) + ":" + $0.value.serialized }.joined(separator: ",") + "}"
+        }
+    }
+
+    static func quoted(_ s: String) -> String {
+        var out = "\""
+        for c in s.unicodeScalars {
+            switch c {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where c.value < 0x20: out += String(format: "\\u%04x", c.value)
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out + "\""
     }
 
     /// A short description for error messages.
@@ -317,5 +347,28 @@ struct JSONParser {
             exponent += 308
         }
         return negative ? -f : f
+    }
+}
+
+/// One line of a JSON-lines text input, `{"id": ..., "text": "..."}`, read exactly (see
+/// ``JSONValue`` for what Foundation's parser would lose).
+public struct TextLine: Sendable {
+    /// The `id` field as compact JSON text (`"a"`, `7`), nil when the line has none.
+    public let idJSON: String?
+    /// The `text` field.
+    public let text: String
+
+    /// A line that is not a JSON object with a string `text` field.
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public let description: String
+    }
+
+    /// Parses one line (UTF-8 bytes, no line break).
+    public static func parse(_ line: some Collection<UInt8>) throws(Failure) -> TextLine {
+        let value: JSONValue
+        do { value = try JSONParser.parse(Data(line)) } catch { throw Failure(description: "malformed JSON (\(error.message))") }
+        guard let object = value.objectValue else { throw Failure(description: "a JSON line that is not an object") }
+        guard let text = object["text"]?.stringValue else { throw Failure(description: "JSON line has no string field \"text\"") }
+        return TextLine(idJSON: object["id"].map(\.serialized), text: text)
     }
 }

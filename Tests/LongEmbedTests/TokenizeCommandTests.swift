@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+@testable import LongEmbed
+
+/// `longembed tokenize`: the corpus in, the reference ids out, in input order.
+@Suite struct TokenizeCommandTests {
+    static let fixtures = TestSupport.golden.appendingPathComponent("tokenizers")
+
+    /// Reference `ids` / `ids_plain` by text id for one fixture set.
+    static func reference(_ name: String, key: String) throws -> [String: [Int32]] {
+        var out: [String: [Int32]] = [:]
+        for o in try TokenizerFixtureTests.readLines(fixtures.appendingPathComponent("\(name)/expected.jsonl")) {
+            guard let id = o["id"]?.stringValue else { throw FixtureError("expected.jsonl: a line without id") }
+            out[id] = try TokenizerFixtureTests.ids(o[key])
+        }
+        return out
+    }
+
+    /// Mistral's template adds <s>: with and without --no-special differ.
+    @Test(arguments: [false, true])
+    func corpusIdsEqualTheReference(noSpecial: Bool) throws {
+        let corpus = try Data(contentsOf: Self.fixtures.appendingPathComponent("texts.jsonl"))
+        let tokenizer = Self.fixtures.appendingPathComponent("mistral-7b-v0.1/tokenizer.json").path
+        let r = try CLI.run(["tokenize", "--tokenizer", tokenizer, "--tokens"] + (noSpecial ? ["--no-special"] : []), stdin: corpus)
+        #expect(r.0 == 0, "\(r.2)")
+        let want = try Self.reference("mistral-7b-v0.1", key: noSpecial ? "ids_plain" : "ids")
+        let lines = r.1.split(separator: "\n")
+        #expect(lines.count == want.count)
+        var differing: [String] = []
+        for line in lines {
+            let o = try JSONParser.parse(Data(line.utf8)).objectValue
+            guard let id = o?["id"]?.stringValue, let ids = o?["ids"], let tokens = o?["tokens"]?.arrayValue else {
+                throw FixtureError("malformed output line \(line.prefix(80))")
+            }
+            let got = try TokenizerFixtureTests.ids(ids)
+            if got != want[id] || tokens.count != got.count { differing.append(id) }
+        }
+        #expect(differing.isEmpty, "\(differing.prefix(5))")
+    }
+
+    @Test func missingTokenizerAndClosedInputAreErrors() throws {
+        let r = try CLI.run(["tokenize", "--tokenizer", "/nonexistent/tokenizer.json"], stdin: Data("x\n".utf8))
+        #expect(r.0 != 0 && r.2.contains("not found"), "\(r.2)")
+        let bad = try CLI.run(["tokenize", "--model", TestSupport.golden.appendingPathComponent("e5rope/model").path],
+                              stdin: Data([0xFF, 0xFE, 0x0A]))
+        #expect(bad.0 != 0 && bad.2.contains("UTF-8"), "\(bad.2)")
+    }
+}
