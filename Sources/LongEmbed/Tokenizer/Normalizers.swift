@@ -45,7 +45,9 @@ struct UnicodeNormalizer: TextNormalizer {
         switch form {
         case .nfc: return text.precomposedStringWithCanonicalMapping
         case .nfd: return text.decomposedStringWithCanonicalMapping
-        case .nfkc: return text.precomposedStringWithCompatibilityMapping
+        // Foundation's one-step NFKC leaves compatibility decompositions uncomposed ("ｶﾞ" gives
+        // U+30AB U+3099, not U+30AC); NFKC is NFC of NFKD by definition.
+        case .nfkc: return text.decomposedStringWithCompatibilityMapping.precomposedStringWithCanonicalMapping
         case .nfkd: return text.decomposedStringWithCompatibilityMapping
         }
     }
