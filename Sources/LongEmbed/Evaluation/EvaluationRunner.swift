@@ -144,7 +144,7 @@ public final class ProgressLine {
         let now = ContinuousClock.now
         let elapsed = max(BenchmarkTimer.seconds(now - start), 1e-3)
         // Runs shorter than a second stay quiet.
-        guard elapsed > 1, last.map { BenchmarkTimer.seconds(now - $0) > (terminal ? 0.25 : 10) } ?? true || done == total else { return }
+        guard elapsed > 1, last.map({ BenchmarkTimer.seconds(now - $0) > (terminal ? 0.25 : 10) }) ?? true || done == total else { return }
         last = now
         printed = true
         let rate = Double(done) / elapsed
