@@ -4,8 +4,8 @@ import LongEmbed
 
 /// llama.cpp's own tokenizer test vectors (`Tests/Fixtures/tokenizers/llama.cpp`, produced by
 /// transformers' tokenizers for the upstream models), run through the tokenizer.json of the same
-/// vocabulary. The GGUF vocabularies themselves (gemma-4's included) need the GGUF reader of the
-/// decoder-models work and are not read here.
+/// vocabulary, and through the GGUF vocabularies themselves (`Tokenizer(gguf:)`, fetched by
+/// `make setup` into `.cache/tokenizers/gguf`).
 @Suite struct LlamaCppVectorTests {
     static let folder = TestSupport.golden.appendingPathComponent("tokenizers/llama.cpp", isDirectory: true)
 
@@ -70,5 +70,31 @@ import LongEmbed
             differing.insert(i)
         }
         #expect(differing == c.knownDifferences, "\(vocab): tests \(differing.sorted()) differ")
+    }
+
+    /// Every vocabulary with vectors, read from its GGUF file.
+    static let ggufVocabularies = ["qwen2", "qwen35", "llama-bpe", "llama-spm", "phi-3", "gpt-2", "bert-bge", "gemma-4"]
+
+    static let ggufFolder = TestSupport.repoRoot.appendingPathComponent(".cache/tokenizers/gguf", isDirectory: true)
+
+    /// The GGUF vocabulary passes all of its vectors, qwen35's decomposed ones included (its GGUF,
+    /// like the Qwen3.5 tokenizer, has no NFC normalizer).
+    @Test(arguments: ggufVocabularies)
+    func ggufVectorsMatch(vocab: String) throws {
+        let url = Self.ggufFolder.appendingPathComponent("ggml-vocab-\(vocab).gguf")
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw FixtureError(".cache/tokenizers/gguf/ggml-vocab-\(vocab).gguf is missing: run `make setup`")
+        }
+        let tok = try Tokenizer(gguf: url)
+        let texts = try Self.tests(Self.folder.appendingPathComponent("ggml-vocab-\(vocab).gguf.inp"))
+        let ids = try Self.expected(Self.folder.appendingPathComponent("ggml-vocab-\(vocab).gguf.out"))
+        try #require(texts.count == ids.count, "\(vocab): \(texts.count) tests, \(ids.count) lines")
+        #expect(texts.count >= 46)
+        var differing: [String] = []
+        for (i, (text, want)) in zip(texts, ids).enumerated() {
+            let got = tok.encode(text, addSpecialTokens: false)
+            if got != want { differing.append("test \(i) \(text.debugDescription): got \(got), expected \(want)") }
+        }
+        #expect(differing.isEmpty, "\(vocab): \(differing.count) of \(texts.count) differ:\n\(differing.prefix(5).joined(separator: "\n"))")
     }
 }

@@ -75,6 +75,12 @@ indirect enum JSONValue: Sendable {
     }
 }
 
+/// String literals as JSON strings (for JSON built in code, such as a GGUF vocabulary's
+/// tokenizer.json layout).
+extension JSONValue: ExpressibleByStringLiteral {
+    init(stringLiteral value: String) { self = .string(value) }
+}
+
 /// A JSON object: its members in file order, keys compared by their UTF-8 bytes.
 struct JSONObject: Sendable {
     let members: [(key: String, value: JSONValue)]

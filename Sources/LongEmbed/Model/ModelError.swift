@@ -8,6 +8,9 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
     case unreadable(path: String, reason: String)
     /// A safetensors file is truncated or its header is malformed or inconsistent.
     case corruptSafeTensors(path: String, reason: String)
+    /// A GGUF file is truncated, or its header, metadata or tensor directory is malformed or
+    /// inconsistent (every count and length is checked against the bytes left in the file).
+    case corruptGGUF(path: String, reason: String)
     /// A safetensors header length is larger than allowed or than the file.
     case headerTooLarge(path: String, bytes: UInt64)
     /// A tensor the model needs is absent.
@@ -38,6 +41,7 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
         case .fileNotFound(let p): return "file not found: \(p)"
         case .unreadable(let p, let r): return "cannot read \(p): \(r)"
         case .corruptSafeTensors(let p, let r): return "corrupt safetensors file \(p): \(r)"
+        case .corruptGGUF(let p, let r): return "corrupt GGUF file \(p): \(r)"
         case .headerTooLarge(let p, let b): return "corrupt safetensors file \(p): header length \(b) bytes is larger than allowed or than the file"
         case .tensorNotFound(let n): return "tensor not found in the model weights: \(n)"
         case .tensorShapeMismatch(let n, let e, let a): return "tensor \(n) has shape \(a), expected \(e)"
