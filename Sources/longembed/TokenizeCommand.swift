@@ -11,7 +11,7 @@ struct Tokenize: ParsableCommand {
     @Option(name: .long, help: "Hugging Face model folder holding tokenizer.json (default: the model `make setup` fetched).")
     var model: String = ".models/all-MiniLM-L6-v2"
 
-    @Option(name: .long, help: "A tokenizer.json file (instead of --model).")
+    @Option(name: .long, help: "A tokenizer.json file, or a llama.cpp .gguf file whose vocabulary to use (instead of --model).")
     var tokenizer: String?
 
     @Option(name: .long, help: "Input file (default: standard input).")
@@ -55,7 +55,8 @@ struct Tokenize: ParsableCommand {
     private func loadTokenizer() throws -> Tokenizer {
         if let tokenizer {
             guard FileManager.default.fileExists(atPath: tokenizer) else { throw CLIError("tokenizer file not found: \(tokenizer)") }
-            return try Tokenizer(url: URL(fileURLWithPath: tokenizer))
+            let url = URL(fileURLWithPath: tokenizer)
+            return url.pathExtension.lowercased() == "gguf" ? try Tokenizer(gguf: url) : try Tokenizer(url: url)
         }
         return try Tokenizer.load(directory: URL(fileURLWithPath: model))
     }

@@ -45,4 +45,15 @@ import Testing
                               stdin: Data([0xFF, 0xFE, 0x0A]))
         #expect(bad.0 != 0 && bad.2.contains("UTF-8"), "\(bad.2)")
     }
+
+    /// A .gguf path reads the vocabulary of a llama.cpp file.
+    @Test func ggufVocabularyIsAccepted() throws {
+        let gguf = TestSupport.repoRoot.appendingPathComponent(".cache/tokenizers/gguf/ggml-vocab-qwen35.gguf")
+        guard FileManager.default.fileExists(atPath: gguf.path) else { throw FixtureError("\(gguf.path) is missing: run make setup") }
+        let text = "re\u{301}sume\u{301} 2024"
+        let want = try Tokenizer(gguf: gguf).encode(text)
+        let r = try CLI.run(["tokenize", "--tokenizer", gguf.path], stdin: Data(("{\"id\":1,\"text\":" + JSONValue.quoted(text) + "}\n").utf8))
+        #expect(r.0 == 0, "\(r.2)")
+        #expect(r.1 == "{\"id\":1,\"ids\":[" + want.map(String.init).joined(separator: ",") + "]}\n", "\(r.1)")
+    }
 }
