@@ -119,23 +119,29 @@ public enum GGUFArray: Sendable, Equatable {
         }
     }
 
+    /// The type of the elements.
+    public var elementType: GGUFValueType {
+        switch self {
+        case .uint8: return .uint8
+        case .int8: return .int8
+        case .uint16: return .uint16
+        case .int16: return .int16
+        case .uint32: return .uint32
+        case .int32: return .int32
+        case .uint64: return .uint64
+        case .int64: return .int64
+        case .float32: return .float32
+        case .float64: return .float64
+        case .bool: return .bool
+        case .string: return .string
+        case .array: return .array
+        }
+    }
+
     /// The elements' type as a message names it (`str`, `arr[i32]`; `arr` for an empty nested array).
     public var elementTypeDescription: String {
-        switch self {
-        case .uint8: return "u8"
-        case .int8: return "i8"
-        case .uint16: return "u16"
-        case .int16: return "i16"
-        case .uint32: return "u32"
-        case .int32: return "i32"
-        case .uint64: return "u64"
-        case .int64: return "i64"
-        case .float32: return "f32"
-        case .float64: return "f64"
-        case .bool: return "bool"
-        case .string: return "str"
-        case .array(let a): return a.first.map { "arr[\($0.elementTypeDescription)]" } ?? "arr"
-        }
+        if case .array(let a) = self { return a.first.map { "arr[\($0.elementTypeDescription)]" } ?? "arr" }
+        return elementType.name
     }
 }
 
@@ -247,15 +253,7 @@ public struct GGUFFile: Sendable {
     /// are parsed). A missing file is ``ModelError/fileNotFound(path:)``, a directory or an
     /// unreadable file ``ModelError/unreadable(path:reason:)``.
     public init(url: URL) throws(ModelError) {
-        let path = url.path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .fileNotFound(path: path) }
-        guard !isDirectory.boolValue else { throw .unreadable(path: path, reason: "is a directory, not a file") }
-        let data: Data
-        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw .unreadable(path: path, reason: error.localizedDescription)
-        }
-        try self.init(data: data, path: path)
+        try self.init(data: try MappedFile.read(url), path: url.path)
     }
 
     /// Parses the GGUF bytes `data`; errors name `path`.

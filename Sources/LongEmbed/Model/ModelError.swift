@@ -60,6 +60,23 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+// MARK: - Mapping the binary files of a model folder
+
+/// A weights or vocabulary file memory-mapped: a missing file is
+/// ``ModelError/fileNotFound(path:)``, a directory or an unreadable file
+/// ``ModelError/unreadable(path:reason:)``.
+enum MappedFile {
+    static func read(_ url: URL) throws(ModelError) -> Data {
+        let path = url.path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .fileNotFound(path: path) }
+        guard !isDirectory.boolValue else { throw .unreadable(path: path, reason: "is a directory, not a file") }
+        do { return try Data(contentsOf: url, options: .alwaysMapped) } catch {
+            throw .unreadable(path: path, reason: error.localizedDescription)
+        }
+    }
+}
+
 // MARK: - Reading the JSON files of a model folder
 
 /// One set of rules for the JSON files of a model folder (config, tokenizer, sentence-transformers

@@ -69,7 +69,7 @@ public final class SafeTensorsFile: Sendable {
     public init(url: URL) throws(ModelError) {
         let path = url.path
         self.url = url
-        let mapped = try Self.map(url)
+        let mapped = try MappedFile.read(url)
         let headerLength = try Self.headerLength(of: mapped, path: path)
         let dataLength = mapped.count - 8 - headerLength
         let parsed = mapped.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Result<[String: TensorInfo], JSONFailure> in
@@ -92,16 +92,6 @@ public final class SafeTensorsFile: Sendable {
     }
 
     /// The file memory-mapped; a missing file or a directory is a typed error.
-    private static func map(_ url: URL) throws(ModelError) -> Data {
-        let path = url.path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .fileNotFound(path: path) }
-        guard !isDirectory.boolValue else { throw .unreadable(path: path, reason: "is a directory, not a file") }
-        do { return try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw .unreadable(path: path, reason: error.localizedDescription)
-        }
-    }
-
     /// The header length `N` from the first 8 bytes, checked against the file and the cap.
     private static func headerLength(of mapped: Data, path: String) throws(ModelError) -> Int {
         guard mapped.count >= 8 else {
