@@ -16,16 +16,21 @@ import Testing
         return out
     }
 
-    /// Mistral's template adds <s>: with and without --no-special differ.
-    @Test(arguments: [false, true])
-    func corpusIdsEqualTheReference(noSpecial: Bool) throws {
+    /// Every fixture tokenizer through the command, with and without `--no-special`.
+    static let runs: [(name: String, noSpecial: Bool)] = TokenizerFixtureTests.names.flatMap { [($0, false), ($0, true)] }
+
+    @Test(arguments: runs.indices)
+    func corpusIdsEqualTheReference(run: Int) throws {
+        let (name, noSpecial) = Self.runs[run]
+        let meta = try TokenizerFixtureTests.readJSON(Self.fixtures.appendingPathComponent("\(name)/meta.json"))
+        guard let rel = meta.objectValue?["tokenizer_json"]?.stringValue else { throw FixtureError("\(name): no tokenizer_json") }
         let corpus = try Data(contentsOf: Self.fixtures.appendingPathComponent("texts.jsonl"))
-        let tokenizer = Self.fixtures.appendingPathComponent("mistral-7b-v0.1/tokenizer.json").path
+        let tokenizer = TestSupport.repoRoot.appendingPathComponent(rel).path
         let r = try CLI.run(["tokenize", "--tokenizer", tokenizer, "--tokens"] + (noSpecial ? ["--no-special"] : []), stdin: corpus)
-        #expect(r.0 == 0, "\(r.2)")
-        let want = try Self.reference("mistral-7b-v0.1", key: noSpecial ? "ids_plain" : "ids")
+        #expect(r.0 == 0, "\(name): \(r.2)")
+        let want = try Self.reference(name, key: noSpecial ? "ids_plain" : "ids")
         let lines = r.1.split(separator: "\n")
-        #expect(lines.count == want.count)
+        #expect(lines.count == want.count, "\(name)")
         var differing: [String] = []
         for line in lines {
             let o = try JSONParser.parse(Data(line.utf8)).objectValue
@@ -35,7 +40,7 @@ import Testing
             let got = try TokenizerFixtureTests.ids(ids)
             if got != want[id] || tokens.count != got.count { differing.append(id) }
         }
-        #expect(differing.isEmpty, "\(differing.prefix(5))")
+        #expect(differing.isEmpty, "\(name) noSpecial=\(noSpecial): \(differing.prefix(5))")
     }
 
     @Test func missingTokenizerAndClosedInputAreErrors() throws {
