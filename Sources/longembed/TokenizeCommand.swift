@@ -38,11 +38,10 @@ struct Tokenize: ParsableCommand {
         let tok = try loadTokenizer()
         let records = try InputRecords.parse(try InputRecords.read(path: input))
         let file = try output.map { p throws(OutputFileError) in try OutputFile(path: p) }
-        let threads = threadOptions.threads ?? ProcessInfo.processInfo.activeProcessorCount
         var start = 0
         while start < records.count {
             let block = Array(records[start..<min(start + Self.blockSize, records.count)])
-            let ids = tok.encode(batch: block.map(\.text), addSpecialTokens: !noSpecial, threads: threads)
+            let ids = tok.encode(batch: block.map(\.text), addSpecialTokens: !noSpecial, threads: threadOptions.threads)
             var text = ""
             for (record, row) in zip(block, ids) { text += try line(record.idJSON, row, tok) }
             let data = Data(text.utf8)

@@ -130,11 +130,4 @@ enum ModelJSON {
             return nil   // "c": Bool; "f", "d": floats and NSDecimalNumber
         }
     }
-
-    /// `value` as a `Double` when it is a finite JSON number (integer or float), not a Boolean.
-    static func number(_ value: Any) -> Double? {
-        guard let number = value as? NSNumber, !(value is String), String(cString: number.objCType) != "c" else { return nil }
-        let d = number.doubleValue
-        return d.isFinite ? d : nil
-    }
 }

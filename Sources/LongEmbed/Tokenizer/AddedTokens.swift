@@ -27,8 +27,6 @@ struct AddedTokens: Sendable {
     let tokens: [AddedToken]
     private let raw: ByteTrie
     private let normalizedTrie: ByteTrie
-    /// Whether any token is matched in the raw / the normalized text.
-    private let hasRaw: Bool, hasNormalized: Bool
 
     /// The entries, ids checked against `limit` (exclusive).
     static func parse(_ root: TokenizerSpec, limit: Int) throws(ModelError) -> [AddedToken] {
@@ -62,17 +60,15 @@ struct AddedTokens: Sendable {
         }
         raw = ByteTrie(keys: rawKeys)
         normalizedTrie = ByteTrie(keys: normKeys)
-        hasRaw = !rawKeys.isEmpty
-        hasNormalized = !normKeys.isEmpty
     }
 
     /// Raw text -> segments: added tokens and normalized text pieces (empty pieces dropped).
     func segments(_ text: String, normalizer: (any TextNormalizer)?) -> [InputSegment] {
         var out: [InputSegment] = []
-        for s in split(text, trie: raw, enabled: hasRaw, atStart: true) {
+        for s in split(text, trie: raw, atStart: true) {
             guard case .text(let piece) = s else { out.append(s); continue }
             let normalized = normalizer?.normalize(piece.text) ?? piece.text
-            for n in split(normalized, trie: normalizedTrie, enabled: hasNormalized, atStart: piece.atStart) {
+            for n in split(normalized, trie: normalizedTrie, atStart: piece.atStart) {
                 if case .text(let p) = n, p.text.isEmpty { continue }
                 out.append(n)
             }
@@ -80,8 +76,8 @@ struct AddedTokens: Sendable {
         return out
     }
 
-    private func split(_ text: String, trie: ByteTrie, enabled: Bool, atStart: Bool) -> [InputSegment] {
-        guard enabled, !text.isEmpty else { return [.text(TextPiece(text: text, atStart: atStart))] }
+    private func split(_ text: String, trie: ByteTrie, atStart: Bool) -> [InputSegment] {
+        guard !trie.isEmpty, !text.isEmpty else { return [.text(TextPiece(text: text, atStart: atStart))] }
         var bytes = Array(text.utf8)
         return bytes.withUnsafeMutableBufferPointer { buffer in
             let b = UnsafeBufferPointer(buffer)

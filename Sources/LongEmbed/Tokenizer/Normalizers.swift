@@ -142,7 +142,7 @@ struct BertNormalizer: TextNormalizer {
             let v = c.value
             if cleanText {
                 if v == 0 || v == 0xFFFD || CharacterClass.isBertControl(c) { continue }
-                if CharacterClass.isBertWhitespace(c) { out.append(" "); continue }
+                if CharacterClass.isWhitespace(c) { out.append(" "); continue }
             }
             if chineseChars && CharacterClass.isChinese(v) {
                 out.append(" "); out.append(c); out.append(" ")
@@ -165,9 +165,6 @@ enum CharacterClass {
     static func isWhitespace(_ c: Unicode.Scalar) -> Bool {
         c.value < 0x80 ? (c.value == 0x20 || (0x09...0x0D).contains(c.value)) : c.properties.isWhitespace
     }
-
-    /// BERT's whitespace: tab, newline, carriage return and White_Space.
-    static func isBertWhitespace(_ c: Unicode.Scalar) -> Bool { isWhitespace(c) }
 
     /// BERT's control characters: general category C (Cc, Cf, Cn, Co, Cs) except tab, LF, CR
     /// and the noncharacters (U+FDD0..FDEF, U+xFFFE, U+xFFFF), which the tokenizers library

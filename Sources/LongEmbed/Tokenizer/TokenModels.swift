@@ -91,10 +91,6 @@ struct Vocabulary: Sendable {
         while let last = table.last, last == nil { table.removeLast() }
         self.init(map: map, tokens: table.map { $0 ?? "" })
     }
-
-    func token(_ id: Int32) -> String? {
-        id >= 0 && Int(id) < tokens.count && !tokens[Int(id)].isEmpty ? tokens[Int(id)] : nil
-    }
 }
 
 /// BERT's WordPiece: greedy longest match first, `##` before continuations; a word that cannot

@@ -160,6 +160,9 @@ struct ByteTrie: Sendable {
         for k in 0..<Int(childCount[0]) { root[Int(labels[Int(childStart[0]) + k])] = childStart[0] + Int32(k) }
     }
 
+    /// Whether the trie holds no key (empty keys are never stored, so the root has no child).
+    var isEmpty: Bool { childCount[0] == 0 }
+
     /// Calls `body(length, value)` for every key that is a prefix of `bytes[start...]`, shortest first.
     func forEachPrefix(of bytes: UnsafeBufferPointer<UInt8>, from start: Int, _ body: (Int, Int32) -> Void) {
         guard start < bytes.count else { return }
