@@ -41,11 +41,12 @@ typedef struct {
     const float *k[CK_MAX_SETS];
     const float *v;
     float *out;
-    int64_t window;          /* SelfExtend neighbour window, or -1 for plain attention */
+    int n_kv;                /* key/value heads; query head h reads kv head h / (n_heads / n_kv) */
+    int64_t se_window;       /* SelfExtend neighbour window, or -1 for plain attention */
     int64_t n_ktiles, n_qtiles;
     int64_t next_item;       /* work counter: items are handed out one at a time (see below) */
-    float *kt;               /* [n_sets][heads][n_ktiles][d][BK] */
-    float *vp;               /* [heads][n_ktiles][BK][d] */
+    float *kt;               /* [n_sets][kv heads][n_ktiles][d][BK] */
+    float *vp;               /* [kv heads][n_ktiles][BK][d] */
     float *scratch;          /* per thread: see ck_thread_floats */
     size_t thread_floats;
 } ck_attn_job;
@@ -129,16 +130,40 @@ CK_AVX2 static void ck_strip_scores_avx2(float *s, const float *qs, const float 
 /* Scores are in log2 units (q carried scale * log2 e).                                     */
 /* ---------------------------------------------------------------------------------------- */
 
-static void ck_strip_softmax_scalar(float *s, float *m, float *l, float *o, int nr, int nk, int d) {
+/* The keys of one strip x key tile that take part, row by row: with w = 0 all nk keys of the
+   tile, with w > 0 those in the sliding-window band |i - j| < w (bidirectional local attention:
+   Beltagy et al. 2020, Longformer, arXiv:2004.05150; ModernBERT, arXiv:2412.13663). */
+typedef struct {
+    int64_t i0;   /* query index of the strip's first row */
+    int64_t j0;   /* key index of the tile's first key */
+    int64_t w;    /* band half-width, 0 for none */
+    int nk;       /* keys present in the tile */
+} ck_band;
+
+static inline int ck_clamp_key(int64_t x, int nk) { return x < 0 ? 0 : (x > nk ? nk : (int)x); }
+
+/* Keys [lo, hi) of the tile for strip row r (empty when lo >= hi). */
+static inline void ck_band_row(const ck_band *b, int r, int *lo, int *hi) {
+    if (b->w <= 0) { *lo = 0; *hi = b->nk; return; }
+    const int64_t i = b->i0 + r;
+    *lo = ck_clamp_key(i - b->w + 1 - b->j0, b->nk);
+    *hi = ck_clamp_key(i + b->w - b->j0, b->nk);
+}
+
+static void ck_strip_softmax_scalar(float *s, float *m, float *l, float *o, int nr, const ck_band *b, int d) {
     for (int r = 0; r < nr; r++) {
         float *sr = s + r * CK_BK;
+        int lo, hi;
+        ck_band_row(b, r, &lo, &hi);
+        for (int jj = 0; jj < lo; jj++) sr[jj] = 0.0f;
+        for (int jj = hi; jj < CK_BK; jj++) sr[jj] = 0.0f;
+        if (lo >= hi) continue;   /* no key of this row in the tile: P row 0, m and l unchanged */
         float mt = -INFINITY;
-        for (int jj = 0; jj < nk; jj++) mt = sr[jj] > mt ? sr[jj] : mt;
+        for (int jj = lo; jj < hi; jj++) mt = sr[jj] > mt ? sr[jj] : mt;
         float mn = m[r] > mt ? m[r] : mt;
         float corr = exp2f(m[r] - mn);
         float sum = 0.0f;
-        for (int jj = 0; jj < nk; jj++) { sr[jj] = exp2f(sr[jj] - mn); sum += sr[jj]; }
-        for (int jj = nk; jj < CK_BK; jj++) sr[jj] = 0.0f;
+        for (int jj = lo; jj < hi; jj++) { sr[jj] = exp2f(sr[jj] - mn); sum += sr[jj]; }
         l[r] = l[r] * corr + sum;
         m[r] = mn;
         if (corr != 1.0f) for (int c = 0; c < d; c++) o[r * d + c] *= corr;
@@ -159,10 +184,17 @@ CK_AVX2 static float ck_hmax_avx2(__m256 v) {
     return _mm_cvtss_f32(x);
 }
 
-CK_AVX2 static void ck_strip_softmax_avx2(float *s, float *m, float *l, float *o, int nr, int nk, int d) {
+CK_AVX2 static void ck_strip_softmax_avx2(float *s, float *m, float *l, float *o, int nr, const ck_band *b, int d) {
     for (int r = 0; r < nr; r++) {
         float *sr = s + r * CK_BK;
-        for (int jj = nk; jj < CK_BK; jj++) sr[jj] = -INFINITY;
+        int lo, hi;
+        ck_band_row(b, r, &lo, &hi);
+        if (lo >= hi) {   /* no key of this row in the tile: P row 0, m and l unchanged */
+            memset(sr, 0, CK_BK * sizeof(float));
+            continue;
+        }
+        for (int jj = 0; jj < lo; jj++) sr[jj] = -INFINITY;
+        for (int jj = hi; jj < CK_BK; jj++) sr[jj] = -INFINITY;
         __m256 vm = _mm256_set1_ps(-INFINITY);
         for (int jj = 0; jj < CK_BK; jj += 8) vm = _mm256_max_ps(vm, _mm256_load_ps(sr + jj));
         float mt = ck_hmax_avx2(vm);
@@ -276,22 +308,33 @@ CK_AVX512 static void ck_strip_scores_avx512(float *s, const float *qs, const fl
 
 _Static_assert(CK_BK == 64, "the AVX-512 softmax holds a row of scores in 4 vectors");
 
+/* Lanes [base, base + 16) of a score row that lie in the row's keys [lo, hi), as a mask. */
+static inline unsigned ck_lane_mask(int lo, int hi, int base) {
+    const int a = lo - base < 0 ? 0 : (lo - base > 16 ? 16 : lo - base);
+    const int b = hi - base < 0 ? 0 : (hi - base > 16 ? 16 : hi - base);
+    return b <= a ? 0u : (((1u << b) - 1u) & ~((1u << a) - 1u));
+}
+
 /* Online softmax of nr rows of one key tile (BK = 64 = 4 vectors per row), AVX-512 form:
    - the horizontal max is taken only when some score exceeds the running max m (a mask test);
      otherwise m stays and neither O nor the sums need rescaling (the common case after the
      first tiles: a new running max is a record of the row's scores);
    - row sums stay 16-lane vectors l16 across tiles, reduced once at the end;
-   - padded keys load as -1e30, whose exp2 is exactly 0, so the exp2 needs no clamp. */
-CK_AVX512 static void ck_strip_softmax_avx512(float *s, float *m, float *l16, float *o, int nr, int nk, int d) {
+   - padded keys and keys outside the band load as -1e30, whose exp2 is exactly 0, so the
+     exp2 needs no clamp; a row with no key in the tile is skipped (its P row set to 0). */
+CK_AVX512 static void ck_strip_softmax_avx512(float *s, float *m, float *l16, float *o, int nr, const ck_band *b, int d) {
     const __m512 pad = _mm512_set1_ps(-1e30f);
     for (int r = 0; r < nr; r++) {
         float *sr = s + r * CK_BK;
-        __m512 x[CK_BK / 16];
-        for (int v = 0; v < CK_BK / 16; v++) {
-            const int left = nk - 16 * v;
-            const __mmask16 valid = left >= 16 ? (__mmask16)0xFFFF : (left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1));
-            x[v] = _mm512_mask_loadu_ps(pad, valid, sr + 16 * v);
+        int lo, hi;
+        ck_band_row(b, r, &lo, &hi);
+        if (lo >= hi) {
+            for (int v = 0; v < CK_BK / 16; v++) _mm512_storeu_ps(sr + 16 * v, _mm512_setzero_ps());
+            continue;
         }
+        __m512 x[CK_BK / 16];
+        for (int v = 0; v < CK_BK / 16; v++)
+            x[v] = _mm512_mask_loadu_ps(pad, (__mmask16)ck_lane_mask(lo, hi, 16 * v), sr + 16 * v);
         const __m512 vmax = _mm512_max_ps(_mm512_max_ps(x[0], x[1]), _mm512_max_ps(x[2], x[3]));
         __m512 sum = _mm512_loadu_ps(l16 + r * 16);
         if (_mm512_cmp_ps_mask(vmax, _mm512_set1_ps(m[r]), _CMP_GT_OQ)) {
@@ -394,7 +437,7 @@ static unsigned ck_selfextend_sets(int64_t i0, int64_t i1, int64_t j0, int64_t j
    the online-softmax running max m and sum l (l16: 16 lanes per row on the AVX-512 path). */
 typedef struct {
     float *qs, *s, *o, *m, *l, *l16;
-    int64_t h, i0;
+    int64_t h, hk, i0;   /* query head, its key/value head, first query row */
     int nr;
 } ck_attn_tile;
 
@@ -403,6 +446,7 @@ static ck_attn_tile ck_attn_tile_init(const ck_attn_job *job, int64_t item, floa
     const int d = p->head_dim;
     ck_attn_tile t;
     t.h = item / job->n_qtiles;
+    t.hk = t.h / (p->n_heads / job->n_kv);   /* grouped-query attention (Ainslie et al. 2023, arXiv:2305.13245) */
     t.i0 = (item % job->n_qtiles) * CK_BQ;
     t.nr = (int)((p->n_queries - t.i0) < CK_BQ ? (p->n_queries - t.i0) : CK_BQ);
     t.qs = scratch;
@@ -433,11 +477,11 @@ static float *ck_attn_strip_scores(const ck_attn_job *job, const ck_attn_tile *t
     const int d = job->p->head_dim;
     const int64_t ia = t->i0 + r0, j0 = kt_index * CK_BK;
     const size_t kt_tile = (size_t)d * CK_BK;
-    unsigned sets = job->window < 0 ? 1u : ck_selfextend_sets(ia, ia + ns, j0, j0 + nk, job->window);
+    unsigned sets = job->se_window < 0 ? 1u : ck_selfextend_sets(ia, ia + ns, j0, j0 + nk, job->se_window);
     float *st = NULL;
     for (int set = 0; set < job->n_sets; set++) {
         if (!(sets & (1u << set))) continue;
-        const float *kt = job->kt + (((size_t)set * job->p->n_heads + t->h) * job->n_ktiles + kt_index) * kt_tile;
+        const float *kt = job->kt + (((size_t)set * job->n_kv + t->hk) * job->n_ktiles + kt_index) * kt_tile;
         const float *qr = t->qs + ((size_t)set * CK_BQ + r0) * d;
         float *ss = t->s + (size_t)set * CK_SR * CK_BK;
         if (isa == CK_ISA_AVX512) ck_strip_scores_avx512(ss, qr, kt, ns, d);
@@ -447,7 +491,7 @@ static float *ck_attn_strip_scores(const ck_attn_job *job, const ck_attn_tile *t
     }
     if (sets & (sets - 1)) {
         /* Straddling strip: pick per element, into the first computed set's buffer. */
-        const int64_t w = job->window;
+        const int64_t w = job->se_window;
         for (int r = 0; r < ns; r++)
             for (int jj = 0; jj < nk; jj++) {
                 int64_t i = ia + r, j = j0 + jj, dist = i > j ? i - j : j - i;
@@ -458,37 +502,63 @@ static float *ck_attn_strip_scores(const ck_attn_job *job, const ck_attn_tile *t
     return st;
 }
 
-/* One (head, query tile) work item: online softmax over every key tile (Milakov &
-   Gimelshein 2018), then the division by the row sums. */
+/* Key tiles [*kt0, *kt1) holding keys that query rows [i0, i1) attend to: every tile without
+   a sliding window, else only the tiles that meet the band |i - j| < w, so that local
+   attention costs O(L w), not O(L^2). Empty (kt1 <= kt0) when no valid key is in the band. */
+static void ck_key_tiles(const ck_attn_job *job, int64_t i0, int64_t i1, int64_t *kt0, int64_t *kt1) {
+    const int64_t w = job->p->window;
+    if (w <= 0) { *kt0 = 0; *kt1 = job->n_ktiles; return; }
+    const int64_t jlo = i0 - w + 1 > 0 ? i0 - w + 1 : 0;
+    const int64_t jhi = i1 + w - 1 < job->p->n_valid ? i1 + w - 1 : job->p->n_valid;   /* keys [jlo, jhi) */
+    if (jhi <= jlo) { *kt0 = *kt1 = 0; return; }
+    *kt0 = jlo / CK_BK;
+    *kt1 = (jhi + CK_BK - 1) / CK_BK;
+}
+
+/* One strip x key tile: scores, online-softmax update, O += P V. */
+static void ck_attn_strip_step(const ck_attn_job *job, ck_attn_tile *t, int64_t kt, int r0, int ns, int nk,
+                               ck_isa isa) {
+    const int d = job->p->head_dim;
+    const ck_band band = { .i0 = t->i0 + r0, .j0 = kt * CK_BK, .w = job->p->window, .nk = nk };
+    const float *vt = job->vp + ((size_t)t->hk * job->n_ktiles + kt) * (size_t)CK_BK * d;
+    float *st = ck_attn_strip_scores(job, t, kt, r0, ns, nk, isa);
+    float *os = t->o + (size_t)r0 * d;
+    if (isa == CK_ISA_AVX512) {
+        ck_strip_softmax_avx512(st, t->m + r0, t->l16 + (size_t)r0 * 16, os, ns, &band, d);
+        ck_strip_pv_avx512(os, st, vt, ns, d);
+    } else if (isa == CK_ISA_AVX2_FMA) {
+        ck_strip_softmax_avx2(st, t->m + r0, t->l + r0, os, ns, &band, d);
+        ck_strip_pv_avx2(os, st, vt, ns, d);
+    } else {
+        ck_strip_softmax_scalar(st, t->m + r0, t->l + r0, os, ns, &band, d);
+        ck_strip_pv_scalar(os, st, vt, ns, d, 0);
+    }
+}
+
+/* One (head, query tile) work item: online softmax over the key tiles the tile attends to
+   (Milakov & Gimelshein 2018), then the division by the row sums. A row without any key (only
+   possible with a window and padded keys) gets zeros. */
 static void ck_attn_item(const ck_attn_job *job, int64_t item, float *scratch, ck_isa isa) {
     const ck_attention_params *p = job->p;
     const int d = p->head_dim;
     ck_attn_tile t = ck_attn_tile_init(job, item, scratch, isa);
     const int sr = isa == CK_ISA_AVX512 ? 12 : 6;   /* strip height: 2 sr accumulators + 3 registers */
-    for (int64_t kt = 0; kt < job->n_ktiles; kt++) {
+    int64_t kt0, kt1;
+    ck_key_tiles(job, t.i0, t.i0 + t.nr, &kt0, &kt1);
+    for (int64_t kt = kt0; kt < kt1; kt++) {
         const int64_t j0 = kt * CK_BK;
         const int nk = (int)((p->n_valid - j0) < CK_BK ? (p->n_valid - j0) : CK_BK);
-        const float *vt = job->vp + ((size_t)t.h * job->n_ktiles + kt) * (size_t)CK_BK * d;
         for (int r0 = 0; r0 < t.nr; r0 += sr) {
             const int ns = t.nr - r0 < sr ? t.nr - r0 : sr;
-            float *st = ck_attn_strip_scores(job, &t, kt, r0, ns, nk, isa);
-            float *os = t.o + (size_t)r0 * d;
-            if (isa == CK_ISA_AVX512) {
-                ck_strip_softmax_avx512(st, t.m + r0, t.l16 + (size_t)r0 * 16, os, ns, nk, d);
-                ck_strip_pv_avx512(os, st, vt, ns, d);
-            } else if (isa == CK_ISA_AVX2_FMA) {
-                ck_strip_softmax_avx2(st, t.m + r0, t.l + r0, os, ns, nk, d);
-                ck_strip_pv_avx2(os, st, vt, ns, d);
-            } else {
-                ck_strip_softmax_scalar(st, t.m + r0, t.l + r0, os, ns, nk, d);
-                ck_strip_pv_scalar(os, st, vt, ns, d, 0);
-            }
+            int64_t s0, s1;
+            ck_key_tiles(job, t.i0 + r0, t.i0 + r0 + ns, &s0, &s1);
+            if (kt >= s0 && kt < s1) ck_attn_strip_step(job, &t, kt, r0, ns, nk, isa);
         }
     }
     if (isa == CK_ISA_AVX512) ck_row_sums_avx512(t.l, t.l16, t.nr);
     for (int r = 0; r < t.nr; r++) {
         float *dst = job->out + (t.i0 + r) * p->out_stride + t.h * d;
-        float inv = 1.0f / t.l[r];
+        const float inv = t.l[r] > 0.0f ? 1.0f / t.l[r] : 0.0f;
         for (int c = 0; c < d; c++) dst[c] = t.o[r * d + c] * inv;
     }
 }
@@ -496,13 +566,13 @@ static void ck_attn_item(const ck_attn_job *job, int64_t item, float *scratch, c
 static void ck_attn_pack_item(const ck_attn_job *job, int64_t item) {
     const ck_attention_params *p = job->p;
     const int d = p->head_dim;
-    const int64_t per_set = (int64_t)p->n_heads * job->n_ktiles;
+    const int64_t per_set = (int64_t)job->n_kv * job->n_ktiles;
     const int64_t set = item / per_set, rest = item % per_set;
     const int64_t h = rest / job->n_ktiles, t = rest % job->n_ktiles;
     const int64_t j0 = t * CK_BK;
     const int64_t nk = (p->n_valid - j0) < CK_BK ? (p->n_valid - j0) : CK_BK;
     if (set < job->n_sets) {
-        float *dst = job->kt + (((size_t)set * p->n_heads + h) * job->n_ktiles + t) * (size_t)d * CK_BK;
+        float *dst = job->kt + (((size_t)set * job->n_kv + h) * job->n_ktiles + t) * (size_t)d * CK_BK;
         ck_pack_kt_tile(dst, job->k[set] + h * d, p->k_stride, j0, nk, d);
     } else {
         float *dst = job->vp + ((size_t)h * job->n_ktiles + t) * (size_t)CK_BK * d;
@@ -513,10 +583,11 @@ static void ck_attn_pack_item(const ck_attn_job *job, int64_t item) {
 static ck_status ck_attention_run(ck_attn_job *job) {
     const ck_attention_params *p = job->p;
     const int d = p->head_dim;
+    job->n_kv = p->n_kv_heads ? p->n_kv_heads : p->n_heads;
     job->n_ktiles = (p->n_valid + CK_BK - 1) / CK_BK;
     job->n_qtiles = (p->n_queries + CK_BQ - 1) / CK_BQ;
-    const size_t kt_floats = (size_t)job->n_sets * p->n_heads * job->n_ktiles * d * CK_BK;
-    const size_t vp_floats = (size_t)p->n_heads * job->n_ktiles * CK_BK * d;
+    const size_t kt_floats = (size_t)job->n_sets * job->n_kv * job->n_ktiles * d * CK_BK;
+    const size_t vp_floats = (size_t)job->n_kv * job->n_ktiles * CK_BK * d;
     const int threads = ck_max_threads();
     job->thread_floats = ck_thread_floats(job->n_sets, d);
     const size_t scratch_floats = job->thread_floats * (size_t)threads;
@@ -530,7 +601,7 @@ static ck_status ck_attention_run(ck_attn_job *job) {
         return CK_ERR_OUT_OF_MEMORY;
     }
     const ck_isa isa = ck_active_isa();
-    const int64_t pack_items = (int64_t)(job->n_sets + 1) * p->n_heads * job->n_ktiles;
+    const int64_t pack_items = (int64_t)(job->n_sets + 1) * job->n_kv * job->n_ktiles;
     const int64_t items = (int64_t)p->n_heads * job->n_qtiles;
 #ifdef CK_USE_OPENMP
 #pragma omp parallel
@@ -562,9 +633,13 @@ static ck_status ck_attention_check(const ck_attention_params *p) {
     if (p->n_queries < 1 || p->n_keys < 1 || p->n_heads < 1 || p->head_dim < 1) return CK_ERR_INVALID_SHAPE;
     if (p->n_valid < 1 || p->n_valid > p->n_keys) return CK_ERR_INVALID_SHAPE;
     if (p->head_dim > 1024) return CK_ERR_UNSUPPORTED;
-    int64_t row = (int64_t)p->n_heads * p->head_dim;
-    if (p->q_stride < row || p->k_stride < row || p->v_stride < row || p->out_stride < row) return CK_ERR_INVALID_SHAPE;
-    if (!isfinite(p->scale)) return CK_ERR_INVALID_VALUE;
+    const int kv = p->n_kv_heads ? p->n_kv_heads : p->n_heads;
+    if (kv < 1 || p->n_heads % kv != 0) return CK_ERR_INVALID_SHAPE;
+    const int64_t row = (int64_t)p->n_heads * p->head_dim, kv_row = (int64_t)kv * p->head_dim;
+    if (p->q_stride < row || p->k_stride < kv_row || p->v_stride < kv_row || p->out_stride < row)
+        return CK_ERR_INVALID_SHAPE;
+    if (!isfinite(p->scale) || p->window < 0) return CK_ERR_INVALID_VALUE;
+    if (p->window > 0 && p->n_queries != p->n_keys) return CK_ERR_INVALID_SHAPE;
     return CK_OK;
 }
 
@@ -573,7 +648,7 @@ ck_status ck_attention_f32(const ck_attention_params *p, const float *q, const f
     ck_status s = ck_attention_check(p);
     if (s != CK_OK) return s;
     if (!q || !k || !v || !out) return CK_ERR_NULL_POINTER;
-    ck_attn_job job = { .p = p, .n_sets = 1, .q = { q }, .k = { k }, .v = v, .out = out, .window = -1 };
+    ck_attn_job job = { .p = p, .n_sets = 1, .q = { q }, .k = { k }, .v = v, .out = out, .se_window = -1 };
     return ck_attention_run(&job);
 }
 
@@ -587,6 +662,6 @@ ck_status ck_selfextend_attention_f32(const ck_attention_params *p, int64_t wind
     if (window < 0) return CK_ERR_INVALID_VALUE;
     ck_attn_job job = { .p = p, .n_sets = 3,
                         .q = { in->q, in->q_lower, in->q_upper }, .k = { in->k, in->k_lower, in->k_upper },
-                        .v = v, .out = out, .window = window };
+                        .v = v, .out = out, .se_window = window };
     return ck_attention_run(&job);
 }

@@ -36,19 +36,31 @@ CK_AVX2 static void ck_rope_head_half_avx2(float *x, const float *cs, const floa
     ck_rope_head_scalar(x, cs, sn, half, 0, i);
 }
 
-ck_status ck_rope_qk_f32(float *q, int64_t q_stride, float *k, int64_t k_stride,
-                         int64_t n_tokens, int n_heads, int head_dim,
-                         const float *positions, const float *inv_freq, ck_rope_layout layout) {
+/* Rotate the heads of one row by the angles of one token. */
+static void ck_rope_row(float *x, int heads, int head_dim, const float *cs, const float *sn, int interleaved,
+                        int avx2) {
+    const int half = head_dim / 2;
+    for (int h = 0; h < heads; h++) {
+        float *xh = x + (int64_t)h * head_dim;
+        if (avx2) ck_rope_head_half_avx2(xh, cs, sn, half);
+        else ck_rope_head_scalar(xh, cs, sn, half, interleaved, 0);
+    }
+}
+
+ck_status ck_rope_qk_gqa_f32(float *q, int64_t q_stride, float *k, int64_t k_stride,
+                             int64_t n_tokens, int n_heads, int n_kv_heads, int head_dim,
+                             const float *positions, const float *inv_freq, ck_rope_layout layout) {
     if (!q || !positions || !inv_freq) return CK_ERR_NULL_POINTER;
-    if (n_tokens < 1 || n_heads < 1 || head_dim < 2) return CK_ERR_INVALID_SHAPE;
+    if (n_kv_heads == 0) n_kv_heads = n_heads;
+    if (n_tokens < 1 || n_heads < 1 || n_kv_heads < 1 || head_dim < 2) return CK_ERR_INVALID_SHAPE;
     if (head_dim % 2 || head_dim > 4096) return CK_ERR_UNSUPPORTED;
     if (layout != CK_ROPE_ROTATE_HALF && layout != CK_ROPE_INTERLEAVED) return CK_ERR_UNSUPPORTED;
-    int64_t row = (int64_t)n_heads * head_dim;
-    if (q_stride < row || (k && k_stride < row)) return CK_ERR_INVALID_SHAPE;
+    const int64_t row = (int64_t)n_heads * head_dim, kv_row = (int64_t)n_kv_heads * head_dim;
+    if (q_stride < row || (k && k_stride < kv_row)) return CK_ERR_INVALID_SHAPE;
     const int half = head_dim / 2;
     const int interleaved = layout == CK_ROPE_INTERLEAVED;
     const int avx2 = ck_use_avx2() && !interleaved;
-    CK_PARALLEL_FOR_IF(n_tokens * row >= 16384)
+    CK_PARALLEL_FOR_IF(n_tokens * (row + (k ? kv_row : 0)) >= 16384)
     for (int64_t t = 0; t < n_tokens; t++) {
         /* The d/2 angles of this token, each position * inv_freq in double, then cos/sin in
            double rounded to fp32: the value depends on the position only. */
@@ -59,16 +71,15 @@ ck_status ck_rope_qk_f32(float *q, int64_t q_stride, float *k, int64_t k_stride,
             cs[i] = (float)cos(angle);
             sn[i] = (float)sin(angle);
         }
-        for (int h = 0; h < n_heads; h++) {
-            float *qh = q + t * q_stride + (int64_t)h * head_dim;
-            if (avx2) ck_rope_head_half_avx2(qh, cs, sn, half);
-            else ck_rope_head_scalar(qh, cs, sn, half, interleaved, 0);
-            if (k) {
-                float *kh = k + t * k_stride + (int64_t)h * head_dim;
-                if (avx2) ck_rope_head_half_avx2(kh, cs, sn, half);
-                else ck_rope_head_scalar(kh, cs, sn, half, interleaved, 0);
-            }
-        }
+        ck_rope_row(q + t * q_stride, n_heads, head_dim, cs, sn, interleaved, avx2);
+        if (k) ck_rope_row(k + t * k_stride, n_kv_heads, head_dim, cs, sn, interleaved, avx2);
     }
     return CK_OK;
+}
+
+ck_status ck_rope_qk_f32(float *q, int64_t q_stride, float *k, int64_t k_stride,
+                         int64_t n_tokens, int n_heads, int head_dim,
+                         const float *positions, const float *inv_freq, ck_rope_layout layout) {
+    return ck_rope_qk_gqa_f32(q, q_stride, k, k_stride, n_tokens, n_heads, n_heads, head_dim, positions,
+                              inv_freq, layout);
 }

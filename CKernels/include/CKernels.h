@@ -124,29 +124,47 @@ ck_status ck_rope_qk_f32(float *q, int64_t q_stride, float *k, int64_t k_stride,
                          int64_t n_tokens, int n_heads, int head_dim,
                          const float *positions, const float *inv_freq, ck_rope_layout layout);
 
+/* ck_rope_qk_f32 with grouped-query k: q rows hold n_heads heads, k rows n_kv_heads heads
+   (0 means n_heads; k_stride >= n_kv_heads * head_dim). ck_rope_qk_f32 is this with
+   n_kv_heads = n_heads. */
+ck_status ck_rope_qk_gqa_f32(float *q, int64_t q_stride, float *k, int64_t k_stride,
+                             int64_t n_tokens, int n_heads, int n_kv_heads, int head_dim,
+                             const float *positions, const float *inv_freq, ck_rope_layout layout);
+
 /* ---------------------------------------------------------------------------------------- */
 /* Attention: chunked online softmax (Milakov & Gimelshein 2018, arXiv:1805.02867;          */
 /* Rabe & Staats 2021, arXiv:2112.05682)                                                    */
 /* ---------------------------------------------------------------------------------------- */
 
+/* Zero-initialized new fields (n_kv_heads, window) give multi-head global attention. */
 typedef struct ck_attention_params {
     int64_t n_queries;  /* query rows (>= 1) */
     int64_t n_keys;     /* key/value rows present in k and v (>= 1) */
     int64_t n_valid;    /* keys [0, n_valid) take part; keys >= n_valid are padding (1 <= n_valid <= n_keys) */
-    int n_heads;        /* >= 1 */
+    int n_heads;        /* query heads, >= 1 */
     int head_dim;       /* >= 1; 32, 64 and 128 have tuned paths */
     int64_t q_stride;   /* floats between consecutive query rows, >= n_heads * head_dim */
-    int64_t k_stride;
-    int64_t v_stride;
-    int64_t out_stride;
+    int64_t k_stride;   /* >= n_kv_heads * head_dim */
+    int64_t v_stride;   /* >= n_kv_heads * head_dim */
+    int64_t out_stride; /* >= n_heads * head_dim */
     float scale;        /* logits = scale * q.k; usually 1/sqrt(head_dim) times the attention-scaling factor */
+    /* Key/value heads (grouped-query attention, Ainslie et al. 2023, arXiv:2305.13245):
+       0 means n_heads; otherwise it must divide n_heads, and query head hq reads kv head
+       hq / (n_heads / n_kv_heads). k and v rows hold n_kv_heads * head_dim floats; kv heads
+       are never copied per query head. */
+    int n_kv_heads;
+    /* Sliding-window (local) attention, bidirectional: 0 = global; w > 0: query i attends only
+       to keys j with |i - j| < w (ModernBERT's local layers use w = local_window / 2 + 1).
+       Requires n_queries == n_keys. Key tiles outside the band are skipped (cost O(L w)). */
+    int64_t window;
 } ck_attention_params;
 
 /* Bidirectional softmax(scale * Q K^T) V for one sequence, all heads:
  *   q: [n_queries, q_stride], k: [n_keys, k_stride], v: [n_keys, v_stride],
  *   out: [n_queries, out_stride] (heads*head_dim written per row; must not alias q, k or v).
  * Tiled over queries and keys with an online softmax: memory O(L * d), never an L x L buffer.
- * Parallel over (head, query tile). */
+ * Parallel over (head, query tile). With a window, a query row whose band holds no valid key
+ * (only possible when n_valid < n_keys) gets zeros. */
 ck_status ck_attention_f32(const ck_attention_params *p, const float *q, const float *k,
                            const float *v, float *out);
 
@@ -167,7 +185,9 @@ typedef struct ck_selfextend_inputs {
 /* SelfExtend attention: scores with the normal pair where |i - j| < window, with the grouped
  * pairs elsewhere, merged before the softmax inside the same online-softmax pass; only tiles
  * that straddle |i - j| = window compute both score sets. window >= 0 (0: grouped everywhere).
- * Shapes as ck_attention_f32 (requires n_queries == n_keys: one sequence attending to itself). */
+ * Shapes as ck_attention_f32 (requires n_queries == n_keys: one sequence attending to itself);
+ * p->n_kv_heads applies to all three k views, and p->window (the sliding window, distinct from
+ * the SelfExtend neighbour window) excludes the pairs with |i - j| >= p->window first. */
 ck_status ck_selfextend_attention_f32(const ck_attention_params *p, int64_t window,
                                       const ck_selfextend_inputs *in, const float *v, float *out);
 

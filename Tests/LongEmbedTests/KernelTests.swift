@@ -94,23 +94,27 @@ struct AttentionInputs {
     }
 }
 
-/// Random inputs for SelfExtend: six independent q/k arrays and v.
+/// Random inputs for SelfExtend: six independent q/k arrays and v (k and v with `kvHeads`
+/// heads per row: grouped-query attention when fewer than `heads`).
 struct SelfExtendCase {
     var n: Int, heads: Int, headDim: Int
     var arrays: [[Float]]
     var v: [Float]
     var shape: AttentionShape
 
-    init(n: Int, heads: Int, headDim: Int, seed: UInt64, identical: Bool = false) {
+    init(n: Int, heads: Int, headDim: Int, seed: UInt64, identical: Bool = false, kvHeads: Int? = nil,
+         slidingWindow: Int = 0) {
         self.n = n; self.heads = heads; self.headDim = headDim
-        let row = heads * headDim
+        let row = heads * headDim, kvRow = (kvHeads ?? heads) * headDim
         let base = TestSupport.randomFloats(n * row, seed: seed, scale: 1.5)
-        let baseK = TestSupport.randomFloats(n * row, seed: seed + 7, scale: 1.5)
-        arrays = (0..<6).map { i in
-            identical ? (i % 2 == 0 ? base : baseK) : TestSupport.randomFloats(n * row, seed: seed + UInt64(i) * 13, scale: 1.5)
+        let baseK = TestSupport.randomFloats(n * kvRow, seed: seed + 7, scale: 1.5)
+        arrays = (0..<6).map { (i: Int) -> [Float] in
+            if identical { return i % 2 == 0 ? base : baseK }
+            let count = n * (i % 2 == 0 ? row : kvRow)
+            return TestSupport.randomFloats(count, seed: seed + UInt64(i) * 13, scale: 1.5)
         }
-        v = TestSupport.randomFloats(n * row, seed: seed + 99)
-        shape = AttentionShape(queries: n, keys: n, heads: heads, headDim: headDim)
+        v = TestSupport.randomFloats(n * kvRow, seed: seed + 99)
+        shape = AttentionShape(queries: n, keys: n, heads: heads, headDim: headDim, kvHeads: kvHeads, window: slidingWindow)
     }
 
     func run(_ kernels: any AttentionKernels, window: Int) throws -> [Float] {

@@ -45,22 +45,31 @@ public enum RoPELayout: Sendable, Equatable {
     case interleaved
 }
 
-/// Shape of a RoPE call: `tokens` rows of `heads * headDim` floats.
+/// Shape of a RoPE call: `tokens` rows of `heads * headDim` floats in q and of
+/// `kvHeads * headDim` floats in k.
 public struct RoPEShape: Sendable, Equatable {
     public var tokens: Int
+    /// Heads per q row.
     public var heads: Int
     public var headDim: Int
+    /// Heads per k row (grouped-query attention; equal to ``heads`` for multi-head attention).
+    public var kvHeads: Int
     /// Floats between consecutive rows of q.
     public var qStride: Int
     /// Floats between consecutive rows of k.
     public var kStride: Int
 
-    public init(tokens: Int, heads: Int, headDim: Int, qStride: Int? = nil, kStride: Int? = nil) {
+    /// - Parameters:
+    ///   - kvHeads: heads per k row; `nil` means `heads`.
+    ///   - qStride: defaults to `heads * headDim`.
+    ///   - kStride: defaults to `kvHeads * headDim`.
+    public init(tokens: Int, heads: Int, headDim: Int, kvHeads: Int? = nil, qStride: Int? = nil, kStride: Int? = nil) {
         self.tokens = tokens
         self.heads = heads
         self.headDim = headDim
+        self.kvHeads = kvHeads ?? heads
         self.qStride = qStride ?? heads * headDim
-        self.kStride = kStride ?? heads * headDim
+        self.kStride = kStride ?? self.kvHeads * headDim
     }
 }
 
@@ -72,8 +81,17 @@ public struct AttentionShape: Sendable, Equatable {
     public var keys: Int
     /// Keys `0..<validKeys` take part; the rest are padding.
     public var validKeys: Int
+    /// Query heads.
     public var heads: Int
     public var headDim: Int
+    /// Key/value heads: grouped-query attention ([Ainslie et al. 2023](https://arxiv.org/abs/2305.13245))
+    /// when smaller than ``heads``. Must divide ``heads``; query head `h` reads key/value head
+    /// `h / (heads / kvHeads)`, and k and v rows hold `kvHeads * headDim` floats.
+    public var kvHeads: Int
+    /// Sliding-window (local) attention, bidirectional: `0` is global attention; `w > 0` lets
+    /// query `i` attend only to keys `j` with `|i - j| < w` (requires `queries == keys`). The
+    /// native kernel skips key tiles outside the band, so the cost is `O(L w)`.
+    public var window: Int
     public var qStride: Int
     public var kStride: Int
     public var vStride: Int
@@ -81,7 +99,14 @@ public struct AttentionShape: Sendable, Equatable {
     /// Logits are `scale * q·k` (usually `1/sqrt(headDim)` times the attention-scaling factor).
     public var scale: Float
 
+    /// - Parameters:
+    ///   - kvHeads: key/value heads; `nil` means `heads` (multi-head attention).
+    ///   - window: `0` for global attention, else the sliding window (`|i - j| < window`).
+    ///   - qStride, outStride: default to `heads * headDim`.
+    ///   - kStride, vStride: default to `kvHeads * headDim`.
+    ///   - scale: defaults to `1 / sqrt(headDim)`.
     public init(queries: Int, keys: Int, validKeys: Int? = nil, heads: Int, headDim: Int,
+                kvHeads: Int? = nil, window: Int = 0,
                 qStride: Int? = nil, kStride: Int? = nil, vStride: Int? = nil,
                 outStride: Int? = nil, scale: Float? = nil) {
         self.queries = queries
@@ -89,10 +114,12 @@ public struct AttentionShape: Sendable, Equatable {
         self.validKeys = validKeys ?? keys
         self.heads = heads
         self.headDim = headDim
-        let row = heads * headDim
+        self.kvHeads = kvHeads ?? heads
+        self.window = window
+        let row = heads * headDim, kvRow = self.kvHeads * headDim
         self.qStride = qStride ?? row
-        self.kStride = kStride ?? row
-        self.vStride = vStride ?? row
+        self.kStride = kStride ?? kvRow
+        self.vStride = vStride ?? kvRow
         self.outStride = outStride ?? row
         self.scale = scale ?? 1 / Float(headDim).squareRoot()
     }
@@ -140,8 +167,8 @@ public protocol RoPEKernels: Sendable {
     /// The angle of pair `i` at token `t` is `Double(positions[t]) * Double(inverseFrequencies[i])`,
     /// computed directly (never by repeated multiplication).
     /// - Parameters:
-    ///   - q: `[shape.tokens, shape.qStride]`.
-    ///   - k: `[shape.tokens, shape.kStride]`, or `nil`.
+    ///   - q: `[shape.tokens, shape.qStride]`, `shape.heads` heads per row.
+    ///   - k: `[shape.tokens, shape.kStride]` with `shape.kvHeads` heads per row, or `nil`.
     ///   - positions: `[shape.tokens]`, fractional positions allowed.
     ///   - inverseFrequencies: `[shape.headDim / 2]`.
     func rope(q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>?, shape: RoPEShape,
@@ -151,7 +178,9 @@ public protocol RoPEKernels: Sendable {
 
 /// Attention kernels over one sequence.
 public protocol AttentionKernels: Sendable {
-    /// Bidirectional `softmax(scale * Q Kᵀ) V` for all heads.
+    /// Bidirectional `softmax(scale * Q Kᵀ) V` for all heads, grouped-query when
+    /// `shape.kvHeads < shape.heads`, local when `shape.window > 0` (a query row whose window
+    /// holds no valid key, possible only with padded keys, gets zeros).
     /// - Parameters: `q` `[queries, qStride]`, `k` `[keys, kStride]`, `v` `[keys, vStride]`,
     ///   `out` `[queries, outStride]`.
     func attention(shape: AttentionShape, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
@@ -159,6 +188,9 @@ public protocol AttentionKernels: Sendable {
 
     /// SelfExtend attention: normal scores where `|i - j| < window`, grouped scores elsewhere,
     /// merged before one softmax per row. Requires `shape.queries == shape.keys`.
+    /// `shape.kvHeads` applies to every k view; a sliding window `shape.window > 0` (distinct
+    /// from the SelfExtend neighbour `window`) first excludes the pairs with
+    /// `|i - j| >= shape.window`.
     func selfExtendAttention(shape: AttentionShape, window: Int, inputs: SelfExtendInputs,
                              v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) throws(KernelError)
 }

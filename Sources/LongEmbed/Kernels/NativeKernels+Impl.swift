@@ -6,9 +6,12 @@ extension NativeKernels: RoPEKernels {
     public func rope(q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>?, shape: RoPEShape,
                      positions: UnsafePointer<Float>, inverseFrequencies: UnsafePointer<Float>,
                      layout: RoPELayout) throws(KernelError) {
-        try checkStatus(ck_rope_qk_f32(q, Int64(shape.qStride), k, Int64(shape.kStride), Int64(shape.tokens),
-                                       Int32(clamping: shape.heads), Int32(clamping: shape.headDim), positions,
-                                       inverseFrequencies, layout == .rotateHalf ? CK_ROPE_ROTATE_HALF : CK_ROPE_INTERLEAVED),
+        // C reads 0 kv heads as "n_heads"; here 0 is an error, as in ReferenceKernels.
+        try KernelChecks.positive("rope", ["kvHeads": shape.kvHeads])
+        try checkStatus(ck_rope_qk_gqa_f32(q, Int64(shape.qStride), k, Int64(shape.kStride), Int64(shape.tokens),
+                                           Int32(clamping: shape.heads), Int32(clamping: shape.kvHeads),
+                                           Int32(clamping: shape.headDim), positions, inverseFrequencies,
+                                           layout == .rotateHalf ? CK_ROPE_ROTATE_HALF : CK_ROPE_INTERLEAVED),
                         "rope")
     }
 }
@@ -18,19 +21,22 @@ extension AttentionShape {
         ck_attention_params(n_queries: Int64(queries), n_keys: Int64(keys), n_valid: Int64(validKeys),
                             n_heads: Int32(clamping: heads), head_dim: Int32(clamping: headDim),
                             q_stride: Int64(qStride), k_stride: Int64(kStride), v_stride: Int64(vStride),
-                            out_stride: Int64(outStride), scale: scale)
+                            out_stride: Int64(outStride), scale: scale, n_kv_heads: Int32(clamping: kvHeads),
+                            window: Int64(window))
     }
 }
 
 extension NativeKernels: AttentionKernels {
     public func attention(shape: AttentionShape, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
                           v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) throws(KernelError) {
+        try KernelChecks.positive("attention", ["kvHeads": shape.kvHeads])
         var p = shape.cParams
         try checkStatus(ck_attention_f32(&p, q, k, v, out), "attention")
     }
 
     public func selfExtendAttention(shape: AttentionShape, window: Int, inputs: SelfExtendInputs,
                                     v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) throws(KernelError) {
+        try KernelChecks.positive("selfExtendAttention", ["kvHeads": shape.kvHeads])
         var p = shape.cParams
         var i = ck_selfextend_inputs(q: inputs.q, k: inputs.k, q_lower: inputs.qLower, k_lower: inputs.kLower,
                                      q_upper: inputs.qUpper, k_upper: inputs.kUpper)

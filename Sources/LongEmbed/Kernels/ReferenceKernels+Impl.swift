@@ -16,16 +16,24 @@ enum KernelChecks {
     }
 
     static func attention(_ op: String, _ s: AttentionShape) throws(KernelError) {
-        try positive(op, ["queries": s.queries, "keys": s.keys, "heads": s.heads, "headDim": s.headDim])
+        try positive(op, ["queries": s.queries, "keys": s.keys, "heads": s.heads, "headDim": s.headDim,
+                          "kvHeads": s.kvHeads])
         if s.validKeys < 1 || s.validKeys > s.keys {
             throw .invalidShape(operation: op, detail: "validKeys \(s.validKeys) must be in 1...\(s.keys)")
         }
-        let row = s.heads * s.headDim
+        if s.heads % s.kvHeads != 0 {
+            throw .invalidShape(operation: op, detail: "kvHeads \(s.kvHeads) does not divide heads \(s.heads)")
+        }
+        let row = s.heads * s.headDim, kvRow = s.kvHeads * s.headDim
         try stride(op, "qStride", s.qStride, atLeast: row)
-        try stride(op, "kStride", s.kStride, atLeast: row)
-        try stride(op, "vStride", s.vStride, atLeast: row)
+        try stride(op, "kStride", s.kStride, atLeast: kvRow)
+        try stride(op, "vStride", s.vStride, atLeast: kvRow)
         try stride(op, "outStride", s.outStride, atLeast: row)
         if !s.scale.isFinite { throw .invalidValue(operation: op, detail: "scale must be finite") }
+        if s.window < 0 { throw .invalidValue(operation: op, detail: "window must be >= 0, got \(s.window)") }
+        if s.window > 0 && s.queries != s.keys {
+            throw .invalidShape(operation: op, detail: "a sliding window needs queries == keys")
+        }
     }
 }
 
@@ -34,14 +42,14 @@ extension ReferenceKernels: RoPEKernels {
                      positions: UnsafePointer<Float>, inverseFrequencies: UnsafePointer<Float>,
                      layout: RoPELayout) throws(KernelError) {
         let op = "rope"
-        try KernelChecks.positive(op, ["tokens": shape.tokens, "heads": shape.heads, "headDim": shape.headDim])
+        try KernelChecks.positive(op, ["tokens": shape.tokens, "heads": shape.heads, "headDim": shape.headDim,
+                                       "kvHeads": shape.kvHeads])
         if shape.headDim % 2 != 0 { throw .unsupported(operation: op, detail: "head dim \(shape.headDim) is odd") }
-        let row = shape.heads * shape.headDim
-        try KernelChecks.stride(op, "qStride", shape.qStride, atLeast: row)
-        if k != nil { try KernelChecks.stride(op, "kStride", shape.kStride, atLeast: row) }
+        try KernelChecks.stride(op, "qStride", shape.qStride, atLeast: shape.heads * shape.headDim)
+        if k != nil { try KernelChecks.stride(op, "kStride", shape.kStride, atLeast: shape.kvHeads * shape.headDim) }
         let d = shape.headDim, half = d / 2
-        func rotate(_ x: UnsafeMutablePointer<Float>, _ cosv: [Double], _ sinv: [Double]) {
-            for h in 0..<shape.heads {
+        func rotate(_ x: UnsafeMutablePointer<Float>, heads: Int, _ cosv: [Double], _ sinv: [Double]) {
+            for h in 0..<heads {
                 let base = x + h * d
                 for i in 0..<half {
                     let (a, b) = layout == .rotateHalf ? (i, i + half) : (2 * i, 2 * i + 1)
@@ -60,8 +68,8 @@ extension ReferenceKernels: RoPEKernels {
                 c[i] = Double(Float(cos(angle)))
                 s[i] = Double(Float(sin(angle)))
             }
-            rotate(q + t * shape.qStride, c, s)
-            if let k { rotate(k + t * shape.kStride, c, s) }
+            rotate(q + t * shape.qStride, heads: shape.heads, c, s)
+            if let k { rotate(k + t * shape.kStride, heads: shape.kvHeads, c, s) }
         }
     }
 }
@@ -85,27 +93,33 @@ extension ReferenceKernels: AttentionKernels {
     }
 
     /// One materialized score row per (head, query) in Double; `pick(i, j)` chooses the q/k pair.
+    /// Query head `h` reads key/value head `h / (heads / kvHeads)`; with a sliding window only
+    /// keys `|i - j| < window` take part, and a row left without keys is zero.
     private func attend(_ s: AttentionShape, pick: (Int, Int) -> (UnsafePointer<Float>, UnsafePointer<Float>),
                         v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) throws(KernelError) {
-        let d = s.headDim
+        let d = s.headDim, group = s.heads / s.kvHeads
         var scores = [Double](repeating: 0, count: s.validKeys)
         var acc = [Double](repeating: 0, count: d)
         for h in 0..<s.heads {
+            let hk = h / group
             for i in 0..<s.queries {
+                // Keys j with |i - j| < window: max(0, i - window + 1) ..< min(validKeys, i + window).
+                let lo = s.window == 0 ? 0 : min(max(0, i - s.window + 1), s.validKeys)
+                let keys = lo..<(s.window == 0 ? s.validKeys : max(lo, min(s.validKeys, i + s.window)))
                 var m = -Double.infinity
-                for j in 0..<s.validKeys {
+                for j in keys {
                     let (qb, kb) = pick(i, j)
-                    let qr = qb + i * s.qStride + h * d, kr = kb + j * s.kStride + h * d
+                    let qr = qb + i * s.qStride + h * d, kr = kb + j * s.kStride + hk * d
                     var dot = 0.0
                     for c in 0..<d { dot += Double(qr[c]) * Double(kr[c]) }
                     scores[j] = dot * Double(s.scale)
                     m = max(m, scores[j])
                 }
                 var sum = 0.0
-                for j in 0..<s.validKeys { scores[j] = exp(scores[j] - m); sum += scores[j] }
+                for j in keys { scores[j] = exp(scores[j] - m); sum += scores[j] }
                 for c in 0..<d { acc[c] = 0 }
-                for j in 0..<s.validKeys {
-                    let vr = v + j * s.vStride + h * d
+                for j in keys {
+                    let vr = v + j * s.vStride + hk * d
                     let p = scores[j] / sum
                     for c in 0..<d { acc[c] += p * Double(vr[c]) }
                 }
