@@ -196,21 +196,73 @@ ck_status ck_selfextend_attention_f32(const ck_attention_params *p, int64_t wind
 /* ---------------------------------------------------------------------------------------- */
 
 /* y = LayerNorm(x) * gamma + beta per row; mean and variance accumulated in double.
-   x, y: [rows, cols] (y may equal x); gamma, beta: [cols]; eps > 0. */
+   x, y: [rows, cols] (y may equal x); gamma, beta: [cols]; beta may be NULL (no bias, as in
+   ModernBERT); eps > 0. */
 ck_status ck_layernorm_f32(float *y, const float *x, const float *gamma, const float *beta,
                            int64_t rows, int64_t cols, float eps);
 
 /* x = gelu(x + bias), exact erf form 0.5 * x * (1 + erf(x / sqrt(2))) = x * Phi(x), in place.
    bias may be NULL. x: [rows, cols]; bias: [cols]. The AVX2 path evaluates Phi through erfc
-   (relative error <= 3e-6 over the whole range, tails included); the scalar path uses erff. */
+   (relative error <= 3e-6 over the whole range, tails included); the scalar path uses
+   0.5 erfcf(-x / sqrt 2). Equal to ck_bias_act_f32 with CK_ACT_GELU_ERF. */
 ck_status ck_bias_gelu_f32(float *x, const float *bias, int64_t rows, int64_t cols);
 
+/* Element-wise activations. */
+typedef enum ck_activation {
+    CK_ACT_GELU_ERF = 0,   /* x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) (Hendrycks & Gimpel 2016, arXiv:1606.08415) */
+    CK_ACT_GELU_TANH = 1,  /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))): PyTorch gelu(approximate="tanh") */
+    CK_ACT_SILU = 2        /* x sigmoid(x) (Elfwing et al. 2017, arXiv:1702.03118) */
+} ck_activation;
+
+/* x = act(x + bias) in place. x: [rows, cols]; bias: [cols] or NULL. ck_bias_gelu_f32 is this
+   with CK_ACT_GELU_ERF. The AVX2 path evaluates tanh-GELU as x / (1 + exp(-2u)) and SiLU as
+   x / (1 + exp(-x)) with the AVX2 exp (relative error <= 3e-6 over the whole range, tails
+   included, for inputs given exactly); the scalar path uses the same forms with libm expf. */
+ck_status ck_bias_act_f32(float *x, const float *bias, int64_t rows, int64_t cols, ck_activation act);
+
+/* The gated linear unit product (Shazeer 2020, arXiv:2002.05202; SwiGLU = CK_ACT_SILU, GeGLU =
+   CK_ACT_GELU_ERF or CK_ACT_GELU_TANH): out[r * out_stride + c] = act(gate[r * in_stride + c]) *
+   up[r * in_stride + c] for c < cols. gate and up may point into one fused [rows, 2 * cols]
+   buffer (in_stride = 2 * cols, up = gate + cols). out may equal gate or up only when
+   out_stride == in_stride (else CK_ERR_INVALID_SHAPE), and must not otherwise overlap them.
+   out_stride, in_stride >= cols. */
+ck_status ck_gated_act_f32(float *out, int64_t out_stride, const float *gate, const float *up, int64_t in_stride,
+                           int64_t rows, int64_t cols, ck_activation act);
+
 /* y = LayerNorm(x + bias + residual) * gamma + beta per row, one pass over x (the BERT
-   sub-layer epilogue). bias and residual may be NULL; y may equal x or residual.
+   sub-layer epilogue). bias, residual and beta may be NULL; y may equal x or residual.
    x, residual, y: [rows, cols]; bias, gamma, beta: [cols]; eps > 0. */
 ck_status ck_bias_residual_layernorm_f32(float *y, const float *x, const float *bias, const float *residual,
                                          const float *gamma, const float *beta, int64_t rows, int64_t cols,
                                          float eps);
+
+/* RMSNorm (Zhang & Sennrich 2019, arXiv:1910.07467) per row:
+   y = x / sqrt(mean(x^2) + eps) * w, or * (1 + w) when add_one != 0 (Gemma's form,
+   arXiv:2403.08295). Sum of squares in double. x, y: [rows, cols] (y may equal x); w: [cols];
+   eps > 0. */
+ck_status ck_rmsnorm_f32(float *y, const float *x, const float *w, int64_t rows, int64_t cols, float eps,
+                         int add_one);
+
+/* RMSNorm of every head vector in place (the q/k norm of Qwen3 and Gemma 3): head h of row r,
+   x + r * stride + h * head_dim, is normalized over its head_dim floats and scaled by the shared
+   w[head_dim] (or 1 + w). stride >= heads * head_dim; eps > 0. */
+ck_status ck_head_rmsnorm_f32(float *x, int64_t stride, int64_t rows, int heads, int head_dim, const float *w,
+                              float eps, int add_one);
+
+/* The norm of ck_residual_norm_f32. */
+typedef enum ck_norm_kind {
+    CK_NORM_LAYER = 0,        /* LayerNorm: (v - mean) / sqrt(var + eps) * gamma (+ beta) */
+    CK_NORM_RMS = 1,          /* RMSNorm: v / sqrt(mean(v^2) + eps) * gamma (+ beta) */
+    CK_NORM_RMS_ADD_ONE = 2   /* RMSNorm scaled by (1 + gamma) (Gemma) */
+} ck_norm_kind;
+
+/* The pre-norm sub-layer epilogue in one pass per row: residual += x (+ bias), then
+   y = norm(residual) * gamma (+ beta). residual, x, y: [rows, cols]; bias, gamma, beta: [cols];
+   bias and beta may be NULL; y must not overlap residual or x (CK_ERR_INVALID_SHAPE); x may
+   equal residual; eps > 0. */
+ck_status ck_residual_norm_f32(float *residual, const float *x, const float *bias, float *y,
+                               const float *gamma, const float *beta, int64_t rows, int64_t cols,
+                               float eps, ck_norm_kind kind);
 
 typedef enum ck_pooling {
     CK_POOL_MEAN = 0,  /* mean over tokens with mask != 0 */

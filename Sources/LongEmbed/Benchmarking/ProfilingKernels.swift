@@ -93,14 +93,14 @@ public final class ProfilingKernels: Kernels {
     }
 
     public func layerNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
-                          beta: UnsafePointer<Float>, rows: Int, cols: Int, eps: Float) throws(KernelError) {
+                          beta: UnsafePointer<Float>?, rows: Int, cols: Int, eps: Float) throws(KernelError) {
         try timed("LayerNorm + residual") { () throws(KernelError) in
             try base.layerNorm(y: y, x: x, gamma: gamma, beta: beta, rows: rows, cols: cols, eps: eps)
         }
     }
 
     public func biasResidualLayerNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                                      residual: UnsafePointer<Float>?, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+                                      residual: UnsafePointer<Float>?, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>?,
                                       rows: Int, cols: Int, eps: Float) throws(KernelError) {
         try timed("LayerNorm + residual") { () throws(KernelError) in
             try base.biasResidualLayerNorm(y: y, x: x, bias: bias, residual: residual, gamma: gamma, beta: beta,
@@ -108,9 +108,49 @@ public final class ProfilingKernels: Kernels {
         }
     }
 
+    public func rmsNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                        rows: Int, cols: Int, eps: Float, addOne: Bool) throws(KernelError) {
+        try timed("RMSNorm") { () throws(KernelError) in
+            try base.rmsNorm(y: y, x: x, weight: weight, rows: rows, cols: cols, eps: eps, addOne: addOne)
+        }
+    }
+
+    public func headRMSNorm(x: UnsafeMutablePointer<Float>, stride: Int, rows: Int, heads: Int, headDim: Int,
+                            weight: UnsafePointer<Float>, eps: Float, addOne: Bool) throws(KernelError) {
+        try timed("q/k RMSNorm") { () throws(KernelError) in
+            try base.headRMSNorm(x: x, stride: stride, rows: rows, heads: heads, headDim: headDim, weight: weight,
+                                 eps: eps, addOne: addOne)
+        }
+    }
+
+    public func residualNorm(residual: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                             y: UnsafeMutablePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>?,
+                             rows: Int, cols: Int, eps: Float, kind: NormKind) throws(KernelError) {
+        try timed(kind == .layerNorm ? "LayerNorm + residual" : "RMSNorm + residual") { () throws(KernelError) in
+            try base.residualNorm(residual: residual, x: x, bias: bias, y: y, gamma: gamma, beta: beta,
+                                  rows: rows, cols: cols, eps: eps, kind: kind)
+        }
+    }
+
     public func biasGELU(x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, rows: Int, cols: Int) throws(KernelError) {
         try timed("bias + GELU") { () throws(KernelError) in
             try base.biasGELU(x: x, bias: bias, rows: rows, cols: cols)
+        }
+    }
+
+    public func biasActivation(x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, rows: Int, cols: Int,
+                               activation: Activation) throws(KernelError) {
+        try timed(activation == .geluErf ? "bias + GELU" : "bias + activation") { () throws(KernelError) in
+            try base.biasActivation(x: x, bias: bias, rows: rows, cols: cols, activation: activation)
+        }
+    }
+
+    public func gatedActivation(out: UnsafeMutablePointer<Float>, outStride: Int, gate: UnsafePointer<Float>,
+                                up: UnsafePointer<Float>, inStride: Int, rows: Int, cols: Int,
+                                activation: Activation) throws(KernelError) {
+        try timed("gated activation") { () throws(KernelError) in
+            try base.gatedActivation(out: out, outStride: outStride, gate: gate, up: up, inStride: inStride,
+                                     rows: rows, cols: cols, activation: activation)
         }
     }
 

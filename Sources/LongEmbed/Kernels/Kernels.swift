@@ -160,6 +160,29 @@ public enum Pooling: String, Sendable, Equatable, Codable, CaseIterable {
     case lastToken
 }
 
+/// A normalization layer.
+public enum NormKind: Sendable, Equatable {
+    /// LayerNorm ([Ba et al. 2016](https://arxiv.org/abs/1607.06450)):
+    /// `(x - mean) / sqrt(var + eps) * gamma (+ beta)`.
+    case layerNorm
+    /// RMSNorm ([Zhang & Sennrich 2019](https://arxiv.org/abs/1910.07467)):
+    /// `x / sqrt(mean(x²) + eps) * gamma (+ beta)`; with `addOne` the scale is `1 + gamma`
+    /// (Gemma's form, [arXiv:2403.08295](https://arxiv.org/abs/2403.08295)).
+    case rmsNorm(addOne: Bool)
+}
+
+/// An element-wise activation function.
+public enum Activation: String, Sendable, Equatable, CaseIterable {
+    /// Exact GELU, `x Φ(x) = 0.5 x (1 + erf(x / √2))`
+    /// ([Hendrycks & Gimpel 2016](https://arxiv.org/abs/1606.08415)).
+    case geluErf
+    /// Tanh GELU, `0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))`: PyTorch's
+    /// `gelu(approximate="tanh")`.
+    case geluTanh
+    /// SiLU (swish), `x σ(x)` ([Elfwing et al. 2017](https://arxiv.org/abs/1702.03118)).
+    case silu
+}
+
 /// Rotary position embedding kernels.
 public protocol RoPEKernels: Sendable {
     /// Rotates `q` and, when given, `k` of all heads in place.
@@ -200,16 +223,49 @@ public protocol LayerKernels: Sendable {
     /// `y[rows, outFeatures] = x[rows, inFeatures] Wᵀ + bias`, `W` is `[outFeatures, inFeatures]`.
     func linear(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                 bias: UnsafePointer<Float>?, rows: Int, inFeatures: Int, outFeatures: Int) throws(KernelError)
-    /// Row-wise LayerNorm with affine `gamma`, `beta`; `y` may equal `x`.
+    /// Row-wise LayerNorm with affine `gamma`, `beta`; `y` may equal `x`. `beta` may be `nil`
+    /// (no bias, as in ModernBERT).
     func layerNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
-                   beta: UnsafePointer<Float>, rows: Int, cols: Int, eps: Float) throws(KernelError)
+                   beta: UnsafePointer<Float>?, rows: Int, cols: Int, eps: Float) throws(KernelError)
     /// `y = LayerNorm(x + bias + residual)` with affine `gamma`, `beta`, in one pass: the BERT
-    /// sub-layer epilogue. `bias` and `residual` may be `nil`; `y` may equal `x` or `residual`.
+    /// sub-layer epilogue. `bias`, `residual` and `beta` may be `nil`; `y` may equal `x` or `residual`.
     func biasResidualLayerNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                               residual: UnsafePointer<Float>?, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+                               residual: UnsafePointer<Float>?, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>?,
                                rows: Int, cols: Int, eps: Float) throws(KernelError)
+    /// Row-wise RMSNorm: `y = x / sqrt(mean(x²) + eps) * weight`, or `* (1 + weight)` with
+    /// `addOne` (Gemma). `x`, `y` `[rows, cols]` (`y` may equal `x`), `weight` `[cols]`, `eps > 0`.
+    func rmsNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                 rows: Int, cols: Int, eps: Float, addOne: Bool) throws(KernelError)
+    /// RMSNorm of every head vector in place: head `h` of row `r`, at `x + r * stride + h * headDim`,
+    /// is normalized over its `headDim` floats and scaled by the shared `weight[headDim]` (or
+    /// `1 + weight` with `addOne`): the q/k norm of Qwen3 and Gemma 3. `stride >= heads * headDim`.
+    func headRMSNorm(x: UnsafeMutablePointer<Float>, stride: Int, rows: Int, heads: Int, headDim: Int,
+                     weight: UnsafePointer<Float>, eps: Float, addOne: Bool) throws(KernelError)
+    /// The pre-norm sub-layer epilogue in one pass: `residual += x (+ bias)`, then
+    /// `y = norm(residual) * gamma (+ beta)` with the norm `kind`.
+    ///
+    /// `residual`, `x`, `y` are `[rows, cols]`; `bias`, `gamma`, `beta` `[cols]`; `bias` and `beta`
+    /// may be `nil`. `y` must not overlap `residual` or `x` (an ``KernelError/invalidShape(operation:detail:)``);
+    /// `x` may equal `residual`.
+    func residualNorm(residual: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                      y: UnsafeMutablePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>?,
+                      rows: Int, cols: Int, eps: Float, kind: NormKind) throws(KernelError)
     /// `x = gelu(x + bias)` with the exact erf GELU, in place; `bias` may be `nil`.
+    /// Equal to ``biasActivation(x:bias:rows:cols:activation:)`` with ``Activation/geluErf``.
     func biasGELU(x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, rows: Int, cols: Int) throws(KernelError)
+    /// `x = activation(x + bias)` in place on `[rows, cols]`; `bias` `[cols]` may be `nil`.
+    func biasActivation(x: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?, rows: Int, cols: Int,
+                        activation: Activation) throws(KernelError)
+    /// A gated linear unit's product ([Shazeer 2020](https://arxiv.org/abs/2002.05202)):
+    /// `out[r * outStride + c] = activation(gate[r * inStride + c]) * up[r * inStride + c]` for
+    /// `c < cols` (SwiGLU: ``Activation/silu``; GeGLU: ``Activation/geluErf`` or ``Activation/geluTanh``).
+    ///
+    /// `gate` and `up` may point into one fused `[rows, 2 * cols]` buffer (`inStride = 2 * cols`).
+    /// `out` may equal `gate` or `up` only when `outStride == inStride` (each element in place);
+    /// otherwise it must not overlap them. Strides are at least `cols`.
+    func gatedActivation(out: UnsafeMutablePointer<Float>, outStride: Int, gate: UnsafePointer<Float>,
+                         up: UnsafePointer<Float>, inStride: Int, rows: Int, cols: Int,
+                         activation: Activation) throws(KernelError)
     /// Pools `x[rows, cols]` under `mask[rows]` (nil: all tokens) into `out[cols]`.
     func pool(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, mask: UnsafePointer<UInt8>?,
               rows: Int, cols: Int, mode: Pooling) throws(KernelError)

@@ -51,12 +51,12 @@ extension NativeKernels: LayerKernels {
     }
 
     public func layerNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
-                          beta: UnsafePointer<Float>, rows: Int, cols: Int, eps: Float) throws(KernelError) {
+                          beta: UnsafePointer<Float>?, rows: Int, cols: Int, eps: Float) throws(KernelError) {
         try checkStatus(ck_layernorm_f32(y, x, gamma, beta, Int64(rows), Int64(cols), eps), "layerNorm")
     }
 
     public func biasResidualLayerNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                                      residual: UnsafePointer<Float>?, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+                                      residual: UnsafePointer<Float>?, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>?,
                                       rows: Int, cols: Int, eps: Float) throws(KernelError) {
         try checkStatus(ck_bias_residual_layernorm_f32(y, x, bias, residual, gamma, beta, Int64(rows), Int64(cols), eps),
                         "biasResidualLayerNorm")

@@ -146,7 +146,7 @@ extension ReferenceKernels: LayerKernels {
     }
 
     public func layerNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
-                          beta: UnsafePointer<Float>, rows: Int, cols: Int, eps: Float) throws(KernelError) {
+                          beta: UnsafePointer<Float>?, rows: Int, cols: Int, eps: Float) throws(KernelError) {
         try KernelChecks.positive("layerNorm", ["rows": rows, "cols": cols])
         if !(eps > 0) || !eps.isFinite { throw .invalidValue(operation: "layerNorm", detail: "eps must be positive") }
         for r in 0..<rows {
@@ -159,12 +159,12 @@ extension ReferenceKernels: LayerKernels {
             variance /= Double(cols)
             let inv = 1 / (variance + Double(eps)).squareRoot()
             let yr = y + r * cols
-            for c in 0..<cols { yr[c] = Float((Double(xr[c]) - mean) * inv * Double(gamma[c]) + Double(beta[c])) }
+            for c in 0..<cols { yr[c] = Float((Double(xr[c]) - mean) * inv * Double(gamma[c]) + (beta.map { Double($0[c]) } ?? 0)) }
         }
     }
 
     public func biasResidualLayerNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                                      residual: UnsafePointer<Float>?, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+                                      residual: UnsafePointer<Float>?, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>?,
                                       rows: Int, cols: Int, eps: Float) throws(KernelError) {
         try KernelChecks.positive("biasResidualLayerNorm", ["rows": rows, "cols": cols])
         if !(eps > 0) || !eps.isFinite { throw .invalidValue(operation: "biasResidualLayerNorm", detail: "eps must be positive") }
