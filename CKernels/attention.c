@@ -4,16 +4,21 @@
    arXiv:2404.12096): scores from normal and grouped positions merged before one softmax.
 
    Work plan of one call:
-   1. pack, per head, K^T into key tiles [d][BK] (8 consecutive keys load as one vector) and V
-      into [BK][d] tiles; keys >= n_valid are left out (tails zero-padded, masked to -inf);
-   2. for every (head, query tile of BQ rows), in parallel: q pre-scaled by scale * log2(e),
-      then for each key tile (K and V tiles stay in L1/L2 for the whole query tile) and each
-      strip of 6 query rows: S = Q K^T (6 x 16 register-blocked micro-kernel, 12
+   1. pack, per key/value head, K^T into key tiles [d][BK] (8 consecutive keys load as one
+      vector) and V into [BK][d] tiles; keys >= n_valid are left out (tails zero-padded,
+      masked to -inf). With grouped-query attention (Ainslie et al. 2023, arXiv:2305.13245)
+      the query heads of a group read the same packed tiles;
+   2. for every (query head, query tile of BQ rows), in parallel: q pre-scaled by
+      scale * log2(e), then for each key tile (K and V tiles stay in L1/L2 for the whole query
+      tile) and each strip of 6 query rows: S = Q K^T (6 x 16 register-blocked micro-kernel, 12
       accumulators), running max and sum with exp2, O = O * exp2(m_old - m_new) + P V
       (6 x 16 micro-kernel); O / l at the end. The strip's scores (6 x BK) never leave L1.
       On AVX-512 CPUs the same plan runs with strips of 12 rows (CK_SR), 12 x 32
       micro-kernels and 16-lane exp2; the scalar path takes the same steps one float at a
       time (and finishes the AVX2 P V columns past the last multiple of 16).
+   With a sliding window |i - j| < w, a query tile visits only the key tiles that meet its
+   band, and a strip only those that meet the strip's band; the softmax masks each row to its
+   keys [lo, hi) of the tile (ck_band), so the cost is O(L w), not O(L^2).
    Memory: O(L * d) per head for the packed copies, O(BQ * d) per thread: never L x L. */
 #include "CKernels.h"
 #include "ck_internal.h"

@@ -12,10 +12,14 @@
  * Code paths, chosen at run time from the CPU (ck_active_isa) and compiled per function with
  * __attribute__((target)), so no global -march flag is needed:
  *   - scalar:   portable C for every kernel; the same loop finishes the vector code's tails;
- *   - AVX2+FMA: exp, RoPE (rotate-half layout), LayerNorm and its bias + residual form,
- *               bias + GELU, attention and SelfExtend attention;
+ *   - AVX2+FMA: exp, RoPE (rotate-half layout; grouped k), LayerNorm (optional beta) and its
+ *               bias + residual form, RMSNorm (rows, per-head q/k norm, residual + norm
+ *               epilogue), bias + activation and the gated GLU product (exact GELU, tanh GELU,
+ *               SiLU), attention and SelfExtend attention (grouped-query heads, sliding window);
  *   - AVX-512:  attention and SelfExtend attention (12 x 32 micro-kernels, 16-lane exp2); the
  *               other kernels take their AVX2+FMA path on AVX-512 CPUs.
+ * The row-wise layer ops and the attention work items run over an OpenMP team when built with
+ * CK_USE_OPENMP.
  * Pooling, L2 normalization and the RoPE frequency table are scalar only; the GEMMs run in
  * OpenBLAS with the kernels of its own core choice (ck_blas_core_name).
  */

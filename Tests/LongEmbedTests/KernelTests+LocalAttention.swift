@@ -225,6 +225,19 @@ extension NativeKernelTests {
         }
     }
 
+    /// The profiler counts the FLOPs of the attended band only: for L = 10, w = 3 the band
+    /// holds 3 + 4 + 6 * 5 + 4 + 3 = 44 pairs per head.
+    @Test func profiledLocalAttentionCountsTheBand() throws {
+        let c = LocalAttentionCase(length: 10, valid: 10, heads: 2, kvHeads: 1, headDim: 8, fused: false)
+        let inputs = LocalAttentionInputs(c, seed: 1)
+        let profiler = ProfilingKernels(wrapping: NativeKernels())
+        #expect(try inputs.run(profiler, window: 3) == inputs.run(NativeKernels(), window: 3))
+        #expect(profiler.profile.first { $0.name == "attention" }?.flops == Double(4 * 44 * 8 * 2))
+        profiler.reset()
+        _ = try inputs.run(profiler, window: 0)
+        #expect(profiler.profile.first { $0.name == "attention" }?.flops == Double(4 * 100 * 8 * 2))
+    }
+
     // MARK: RoPE with grouped k
 
     @Test(arguments: [(1, 2, 1, 16, false), (7, 4, 2, 32, true), (33, 8, 1, 64, false), (9, 6, 3, 18, true)])

@@ -66,7 +66,7 @@ public final class ProfilingKernels: Kernels {
 
     public func attention(shape: AttentionShape, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
                           v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) throws(KernelError) {
-        let flops = 4 * Double(shape.queries) * Double(shape.validKeys) * Double(shape.headDim * shape.heads)
+        let flops = 4 * Double(shape.attendedPairs) * Double(shape.headDim * shape.heads)
         try timed("attention", flops: flops) { () throws(KernelError) in
             try base.attention(shape: shape, q: q, k: k, v: v, out: out)
         }
@@ -74,7 +74,7 @@ public final class ProfilingKernels: Kernels {
 
     public func selfExtendAttention(shape: AttentionShape, window: Int, inputs: SelfExtendInputs,
                                     v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) throws(KernelError) {
-        let flops = 4 * Double(shape.queries) * Double(shape.validKeys) * Double(shape.headDim * shape.heads)
+        let flops = 4 * Double(shape.attendedPairs) * Double(shape.headDim * shape.heads)
         try timed("SelfExtend attention", flops: flops) { () throws(KernelError) in
             try base.selfExtendAttention(shape: shape, window: window, inputs: inputs, v: v, out: out)
         }

@@ -125,6 +125,17 @@ public struct AttentionShape: Sendable, Equatable {
     }
 }
 
+extension AttentionShape {
+    /// Query-key pairs that take part, per head: `queries * validKeys` for global attention,
+    /// the band `|i - j| < window` within the valid keys otherwise. FLOP counts use it.
+    var attendedPairs: Int {
+        guard window > 0 else { return queries * validKeys }
+        var pairs = 0
+        for i in 0..<queries { pairs += max(0, min(validKeys, i + window) - max(0, i - window + 1)) }
+        return pairs
+    }
+}
+
 /// The six rotated views SelfExtend attention reads (LongEmbed's bidirectional SelfExtend).
 ///
 /// All `q*` share ``AttentionShape/qStride`` and all `k*` share ``AttentionShape/kStride``.
