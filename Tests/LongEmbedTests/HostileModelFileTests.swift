@@ -359,7 +359,7 @@ extension HostileModelFileTests {
         let marked = try Tokenizer.load(directory: dir)
         let text = "The passkey is 41906. Remember it!"
         #expect(marked.encode(text) == plain.encode(text))
-        #expect(try ModelConfig.load(directory: dir) == ModelConfig.load(directory: Self.tinyModel))
+        #expect(try ArchitectureDescription.load(directory: dir) == ArchitectureDescription.load(directory: Self.tinyModel))
     }
 
     @Test func tokenizerThatIsADirectoryIsUnreadable() throws {
@@ -486,8 +486,8 @@ extension HostileModelFileTests {
         try Self.setLayers(configured, in: dir)
         let error = Self.error("num_hidden_layers \(configured)") { try Encoder(directory: dir) }
         #expect(error as? EncoderError == .model(.layerCountMismatch(configured: configured, inWeights: 2)))
-        #expect("\(error.map { "\($0)" } ?? "")".contains("num_hidden_layers = \(configured)"))
+        #expect("\(error.map { "\($0)" } ?? "")".contains("sets \(configured) layers"))
         try Self.setLayers(2, in: dir)
-        #expect(try Encoder(directory: dir).config.numHiddenLayers == 2)
+        #expect(try Encoder(directory: dir).architecture.layerCount == 2)
     }
 }

@@ -4,14 +4,16 @@ import Foundation
 public struct EncoderOptions: Sendable, Hashable {
     /// Pooling; `nil` takes it from the model folder (sentence-transformers' `1_Pooling`), else mean.
     public var pooling: Pooling?
-    /// L2-normalize output vectors (sentence-transformers models with a Normalize module, and
+    /// L2-normalize output vectors; `nil`: as the folder's sentence-transformers modules say
+    /// (a Normalize module), and on for folders without them. LongEmbed's evaluations compare by
+    /// cosine, so either gives the same scores.
     /// all LongEmbed evaluations, do).
-    public var normalize: Bool
+    public var normalize: Bool?
     /// Truncation in tokens, special tokens included; `nil`: without extension,
     /// sentence-transformers' `max_seq_length` (at most `Lo`); with one, the target length.
     public var maxTokens: Int?
-    /// Query and document prefixes.
-    public var prefixes: Prefixes
+    /// Query and document prefixes; `nil`: the model's own (``Model/defaultPrefixes``).
+    public var prefixes: Prefixes?
     /// How inputs longer than the model's context are handled.
     public var contextExtension: ContextExtension
     /// Tokens packed into one forward batch (sequences are packed without padding).
@@ -20,8 +22,8 @@ public struct EncoderOptions: Sendable, Hashable {
     /// The largest `batchTokens` accepted.
     public static let maxBatchTokens = 1 << 22
 
-    public init(pooling: Pooling? = nil, normalize: Bool = true, maxTokens: Int? = nil,
-                prefixes: Prefixes = .none, contextExtension: ContextExtension = .none,
+    public init(pooling: Pooling? = nil, normalize: Bool? = nil, maxTokens: Int? = nil,
+                prefixes: Prefixes? = nil, contextExtension: ContextExtension = .none,
                 batchTokens: Int = 8192) {
         self.pooling = pooling
         self.normalize = normalize
@@ -34,8 +36,10 @@ public struct EncoderOptions: Sendable, Hashable {
 
 /// A text encoder: a shared ``Model`` run with one set of options.
 ///
-/// Supports BERT with absolute positions (all-MiniLM, E5, GTE, BGE, Contriever) and the RoPE
-/// BERT of LongEmbed (E5-RoPE). Output vectors match sentence-transformers to fp32 precision.
+/// Runs every ``ModelFamily``: BERT with absolute positions (all-MiniLM, E5, BGE, Contriever),
+/// E5-RoPE, XLM-RoBERTa (bge-m3, multilingual-e5), NomicBERT, GTE v1.5, ModernBERT and
+/// bidirectional Gemma 3 (EmbeddingGemma). Output vectors match sentence-transformers to fp32
+/// precision.
 ///
 /// ```swift
 /// let model = try Model(directory: URL(fileURLWithPath: ".models/all-MiniLM-L6-v2"))
@@ -51,6 +55,10 @@ public final class Encoder: TextEmbedder {
     public let kernels: any Kernels
     /// The pooling in force.
     public let pooling: Pooling
+    /// The prefixes in force: the options', else the model's.
+    public let prefixes: Prefixes
+    /// Whether output vectors are L2-normalized (see ``EncoderOptions/normalize``).
+    public let normalizes: Bool
 
     let geometry: PositionGeometry
 
@@ -61,14 +69,13 @@ public final class Encoder: TextEmbedder {
         self.options = options
         self.kernels = kernels
         pooling = options.pooling ?? model.pooling
-        let config = model.config
-        let headDim = config.hiddenSize / config.numAttentionHeads
-        let base = config.ropeTheta ?? 10_000
-        let table = model.positionTableSize
-        geometry = PositionGeometry(originalLength: model.trainedContext.tokens, positionTableSize: table,
-                                    headDim: headDim, ropeBase: base,
-                                    defaultInverseFrequencies: table == nil ? RoPEScaling.inverseFrequencies(headDim: headDim, base: base) : [],
-                                    clsID: model.tokenizer.clsID, sepID: model.tokenizer.sepID)
+        prefixes = options.prefixes ?? model.defaultPrefixes
+        normalizes = options.normalize ?? model.sentenceTransformers?.normalize ?? true
+        let a = model.architecture
+        geometry = PositionGeometry(originalLength: model.trainedContext.tokens, positionTableSize: a.positionTableSize,
+                                    headDim: a.headDim, ropeBase: a.rotary?.theta ?? 10_000,
+                                    frequencyFactor: a.rotary?.frequencyFactor ?? 1,
+                                    prefixIDs: model.tokenizer.prefixIDs, suffixIDs: model.tokenizer.suffixIDs)
         try validateOptions()
     }
 
@@ -98,17 +105,15 @@ public final class Encoder: TextEmbedder {
 
     // MARK: Model shortcuts
 
-    /// The parsed `config.json`.
-    public var config: ModelConfig { model.config }
+    /// The architecture read from `config.json`.
+    public var architecture: ArchitectureDescription { model.architecture }
     /// The tokenizer from `tokenizer.json`.
     public var tokenizer: Tokenizer { model.tokenizer }
-    /// The architecture detected from `config.json`.
-    public var architecture: ModelConfig.Architecture { model.architecture }
 
     // MARK: TextEmbedder
 
-    /// Hidden size of the output vectors.
-    public var dimension: Int { config.hiddenSize }
+    /// Size of the output vectors: the last Dense module's outputs, else the hidden size.
+    public var dimension: Int { model.sentenceTransformers?.dense.last?.outFeatures ?? architecture.hiddenSize }
 
     /// The weights' content (SHA-256 of the model's files) plus every option that changes a
     /// vector, as canonical JSON: the embedding-cache key.
@@ -117,9 +122,9 @@ public final class Encoder: TextEmbedder {
             let ext = options.contextExtension
             let fields: [String: Any] = [
                 "model": try model.contentDigest(), "context_length": geometry.originalLength,
-                "extension": ext.description, "pooling": pooling.rawValue, "normalize": options.normalize,
-                "max_tokens": tokenLimit, "query_prefix": options.prefixes.query,
-                "document_prefix": options.prefixes.document, "precision": "fp32",
+                "extension": ext.description, "pooling": pooling.rawValue, "normalize": normalizes,
+                "max_tokens": tokenLimit, "query_prefix": prefixes.query,
+                "document_prefix": prefixes.document, "precision": "fp32",
                 "kernels": String(describing: type(of: kernels)),
             ]
             let data = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
@@ -138,7 +143,7 @@ public final class Encoder: TextEmbedder {
 
     /// Tokenizes `text` with the role's prefix, cut to ``tokenLimit``.
     public func tokenize(_ text: String, role: TextRole = .document) -> [Int32] {
-        tokenizer.encode(options.prefixes.prefix(for: role) + text, maxTokens: tokenLimit)
+        tokenizer.encode(prefixes.prefix(for: role) + text, maxTokens: tokenLimit)
     }
 
     /// Tokens run for `text` as a document (after truncation to ``tokenLimit``).
@@ -148,7 +153,7 @@ public final class Encoder: TextEmbedder {
     public func embed(_ texts: [String], role: TextRole) throws(EncoderError) -> [[Float]] {
         guard !texts.isEmpty else { return [] }
         // Tokenized on every core (the same ids as ``tokenize(_:role:)``).
-        let tok = tokenizer, prefix = options.prefixes.prefix(for: role), limit = tokenLimit
+        let tok = tokenizer, prefix = prefixes.prefix(for: role), limit = tokenLimit
         return try embed(tokenIDs: tok.encode(batch: texts, threads: nil) { tok.encode(prefix + $0, maxTokens: limit) })
     }
 

@@ -2,193 +2,198 @@ import Foundation
 
 /// Per-forward working memory, allocated once per batch (never per layer).
 private struct Workspace {
-    let x: FloatBuffer        // [T, H] hidden state
-    let qkv: FloatBuffer      // [T, 3H]
-    let context: FloatBuffer  // [T, H] attention output
+    let x: FloatBuffer        // [T, H] residual stream
+    let normed: FloatBuffer   // [T, H] pre-norm / sandwich: the next sub-layer's normalized input
+    let qkv: FloatBuffer      // [T, (heads + 2 kvHeads) d]
+    let context: FloatBuffer  // [T, heads d] attention output
     let scratch: FloatBuffer  // [T, H]
-    let ffn: FloatBuffer      // [T, I]
-    /// Six [n, H] views for SelfExtend (q, k, q_lower, k_lower, q_upper, k_upper) of the
-    /// longest SelfExtend sequence; empty when no sequence uses SelfExtend.
+    let ffn: FloatBuffer      // [T, I] or [T, 2I] (gated)
+    let gated: FloatBuffer?   // [T, I] gated activation output
+    /// Six views (q, k, q_lower, k_lower, q_upper, k_upper) of the longest SelfExtend sequence;
+    /// nil when no sequence uses SelfExtend.
     let selfExtend: FloatBuffer?
+
+    init(_ a: ArchitectureDescription, tokens total: Int, selfExtendLength: Int) throws(EncoderError) {
+        let h = a.hiddenSize, qkvRow = (a.heads + 2 * a.kvHeads) * a.headDim
+        let ffnWidth = a.feedForward.gated ? 2 * a.intermediateSize : a.intermediateSize
+        x = try FloatBuffer(count: total * h)
+        normed = try FloatBuffer(count: a.placement == .post ? 0 : total * h)
+        qkv = try FloatBuffer(count: total * qkvRow)
+        context = try FloatBuffer(count: total * a.heads * a.headDim)
+        scratch = try FloatBuffer(count: total * h)
+        ffn = try FloatBuffer(count: total * ffnWidth)
+        gated = a.feedForward.gated ? try FloatBuffer(count: total * a.intermediateSize) : nil
+        let view = max(a.heads, a.kvHeads) * a.headDim
+        selfExtend = selfExtendLength > 0 ? try FloatBuffer(count: 6 * selfExtendLength * view) : nil
+    }
 }
 
 extension Encoder {
     /// Runs packed sequences (no padding: each sequence attends only to its own tokens) through
     /// the encoder and returns the last hidden state `[T, H]`, `T` the total token count.
-    /// `observe(layer, buffer, count)` sees the embedding output (layer 0) and every layer's output.
+    /// `observe(layer, buffer, count)` sees the embedding output (layer 0), every layer's
+    /// residual stream, and, for families with a final norm, the normalized output last.
     func forward(_ plans: [SequencePlan],
                  observe: ((Int, UnsafePointer<Float>, Int) -> Void)?) throws(EncoderError) -> FloatBuffer {
-        let h = config.hiddenSize
-        let heads = config.numAttentionHeads
-        let d = h / heads
-        let inter = config.intermediateSize
+        let a = architecture, h = a.hiddenSize
         let total = plans.reduce(0) { $0 + $1.ids.count }
         let seLength = plans.filter { if case .selfExtend = $0.positions { true } else { false } }.map(\.ids.count).max() ?? 0
-        let ws = Workspace(
-            x: try FloatBuffer(count: total * h),
-            qkv: try FloatBuffer(count: total * 3 * h),
-            context: try FloatBuffer(count: total * h),
-            scratch: try FloatBuffer(count: total * h),
-            ffn: try FloatBuffer(count: total * inter),
-            selfExtend: seLength > 0 ? try FloatBuffer(count: 6 * seLength * h) : nil)
-
+        let ws = try Workspace(a, tokens: total, selfExtendLength: seLength)
+        let layers = model.weights.layers
         try embedTokens(plans, into: ws.x)
         observe?(0, ws.x.constPointer, total * h)
-
+        let local = LocalRotation(plans: plans, geometry: geometry, architecture: a)
         do {
-            for (li, layer) in model.weights.layers.enumerated() {
-                // Attention block: QKV projection, RoPE, attention per sequence, output
-                // projection, residual, post-LayerNorm (BERT).
-                try kernels.linear(y: ws.qkv.pointer, x: ws.x.constPointer, weight: layer.qkvWeight.constPointer,
-                                   bias: layer.qkvBias.constPointer, rows: total, inFeatures: h, outFeatures: 3 * h)
-                var offset = 0
-                for plan in plans {
-                    try attend(plan, tokenOffset: offset, ws: ws, heads: heads, headDim: d)
-                    offset += plan.ids.count
-                }
-                try kernels.linear(y: ws.scratch.pointer, x: ws.context.constPointer,
-                                   weight: layer.attentionOutWeight.constPointer, bias: nil,
-                                   rows: total, inFeatures: h, outFeatures: h)
-                try kernels.biasResidualLayerNorm(y: ws.x.pointer, x: ws.scratch.constPointer,
-                                                  bias: layer.attentionOutBias.constPointer, residual: ws.x.constPointer,
-                                                  gamma: layer.attentionNormGamma.constPointer,
-                                                  beta: layer.attentionNormBeta.constPointer, rows: total, cols: h,
-                                                  eps: Float(config.layerNormEps))
-                // Feed-forward block: W1 + bias + exact GELU, W2 + bias + residual, LayerNorm.
-                try kernels.linear(y: ws.ffn.pointer, x: ws.x.constPointer, weight: layer.intermediateWeight.constPointer,
-                                   bias: nil, rows: total, inFeatures: h, outFeatures: inter)
-                try kernels.biasGELU(x: ws.ffn.pointer, bias: layer.intermediateBias.constPointer, rows: total, cols: inter)
-                try kernels.linear(y: ws.scratch.pointer, x: ws.ffn.constPointer, weight: layer.outputWeight.constPointer,
-                                   bias: nil, rows: total, inFeatures: inter, outFeatures: h)
-                try kernels.biasResidualLayerNorm(y: ws.x.pointer, x: ws.scratch.constPointer,
-                                                  bias: layer.outputBias.constPointer, residual: ws.x.constPointer,
-                                                  gamma: layer.outputNormGamma.constPointer,
-                                                  beta: layer.outputNormBeta.constPointer, rows: total, cols: h,
-                                                  eps: Float(config.layerNormEps))
+            if a.placement != .post { try normalize(into: ws.normed, ws.x, layers.first?.attentionNorm, rows: total) }
+            for (li, layer) in layers.enumerated() {
+                try attentionBlock(li, layer, plans, ws, local)
+                let next = li + 1 < layers.count ? layers[li + 1].attentionNorm : model.weights.finalNorm
+                try feedForwardBlock(layer, ws, rows: total, nextNorm: next)
                 observe?(li + 1, ws.x.constPointer, total * h)
             }
         } catch {
             throw .kernel(error)
         }
-        return ws.x
+        guard a.placement != .post else { return ws.x }
+        if model.weights.finalNorm != nil { observe?(layers.count + 1, ws.normed.constPointer, total * h) }
+        return ws.normed
     }
 
-    /// word + position (absolute models; fractional positions interpolate between rows) +
-    /// token type 0, then LayerNorm.
-    private func embedTokens(_ plans: [SequencePlan], into x: FloatBuffer) throws(EncoderError) {
-        let h = config.hiddenSize
-        let vocab = config.vocabSize
-        let weights = model.weights
-        var t = 0
-        for plan in plans {
-            let coordinates: [Double]? = if case .table(let p) = plan.positions { p } else { nil }
-            if weights.positionEmbeddings != nil && coordinates == nil {
-                throw .invalidOption("an absolute-position model needs table positions")
-            }
-            for (i, id) in plan.ids.enumerated() {
-                guard id >= 0 && Int(id) < vocab else {
-                    throw .invalidOption("token id \(id) is outside the vocabulary (size \(vocab))")
-                }
-                let row = x.pointer + t * h
-                let w = weights.wordEmbeddings.constPointer + Int(id) * h
-                let type0 = weights.tokenType0.constPointer
-                // (word + position) + token type, in the order the reference computes it.
-                row.update(from: w, count: h)
-                if let table = weights.positionEmbeddings, let coordinates {
-                    addPositionRow(row, table: table, coordinate: coordinates[i])
-                }
-                for j in 0..<h { row[j] += type0[j] }
-                t += 1
-            }
-        }
-        do {
-            try kernels.layerNorm(y: x.pointer, x: x.constPointer, gamma: weights.embeddingNormGamma.constPointer,
-                                  beta: weights.embeddingNormBeta.constPointer, rows: t, cols: h,
-                                  eps: Float(config.layerNormEps))
-        } catch { throw .kernel(error) }
-    }
-
-    /// Adds the position-table row at `coordinate` to `row`. Position interpolation (LongEmbed
-    /// Sec. 3.2): `E_t[p] = (1-f) E_o[i] + f E_o[i+1]`, computed in double; past the last row,
-    /// the last row.
-    private func addPositionRow(_ row: UnsafeMutablePointer<Float>, table: FloatBuffer, coordinate p: Double) {
-        let h = config.hiddenSize
-        let rows = config.maxPositionEmbeddings
-        let clamped = min(max(p, 0), Double(rows - 1))
-        let lo = Int(clamped.rounded(.down))
-        let f = clamped - Double(lo)
-        let a = table.constPointer + lo * h
-        if f == 0 || lo + 1 >= rows {
-            for j in 0..<h { row[j] += a[j] }
+    /// `y = norm(x)` with the architecture's norm; without weights (ModernBERT's first layer),
+    /// a copy.
+    private func normalize(into y: FloatBuffer, _ x: FloatBuffer, _ norm: NormWeights?, rows: Int) throws(KernelError) {
+        let h = architecture.hiddenSize
+        guard let norm else {
+            y.pointer.update(from: x.constPointer, count: rows * h)
             return
         }
-        let b = a + h
-        for j in 0..<h { row[j] += Float((1 - f) * Double(a[j]) + f * Double(b[j])) }
+        try applyNorm(y: y.pointer, x: x.constPointer, norm, rows: rows)
     }
 
-    /// RoPE (for rotary models) and attention of one sequence of the packed batch, as planned.
-    private func attend(_ plan: SequencePlan, tokenOffset: Int, ws: Workspace,
-                        heads: Int, headDim d: Int) throws(KernelError) {
-        let h = heads * d
-        let n = plan.ids.count
-        let row3 = 3 * h
-        let q = ws.qkv.pointer + tokenOffset * row3
-        let k = q + h
-        let v = q + 2 * h
-        let out = ws.context.pointer + tokenOffset * h
-        let scale = Float(plan.attentionFactor / Double(d).squareRoot())
-        switch plan.positions {
-        case .selfExtend(let pos, let inv):
-            guard let buffer = ws.selfExtend else { throw .nullPointer(operation: "selfExtendAttention workspace") }
-            let shape = AttentionShape(queries: n, keys: n, heads: heads, headDim: d, qStride: h, kStride: h,
-                                       vStride: row3, outStride: h, scale: scale)
-            try attendSelfExtend(shape: shape, positions: pos, inverseFrequencies: inv, qkv: q, buffer: buffer, out: out)
+    private func applyNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, _ norm: NormWeights, rows: Int) throws(KernelError) {
+        let a = architecture, eps = Float(a.normEps)
+        switch a.norm {
+        case .layerNorm:
+            try kernels.layerNorm(y: y, x: x, gamma: norm.gamma.constPointer, beta: norm.beta?.constPointer,
+                                  rows: rows, cols: a.hiddenSize, eps: eps)
+        case .rmsNorm(let addOne):
+            try kernels.rmsNorm(y: y, x: x, weight: norm.gamma.constPointer, rows: rows, cols: a.hiddenSize,
+                                eps: eps, addOne: addOne)
+        }
+    }
+
+    /// `residual += x + bias`, then `normed = next(residual)` (pre-norm and sandwich epilogue);
+    /// without a next norm, the sum alone.
+    private func residualEpilogue(_ ws: Workspace, bias: FloatBuffer?, next: NormWeights?, rows: Int) throws(KernelError) {
+        let a = architecture, n = rows * a.hiddenSize
+        guard let next else {
+            let x = ws.x.pointer, s = ws.scratch.constPointer, h = a.hiddenSize
+            for i in 0..<n { x[i] += s[i] + (bias.map { $0.constPointer[i % h] } ?? 0) }
+            ws.normed.pointer.update(from: ws.x.constPointer, count: n)
             return
-        case .rotary(let positions, let inv):
-            try rope(q, k, RoPEShape(tokens: n, heads: heads, headDim: d, qStride: row3, kStride: row3), positions, inv)
-        case .table:
-            break
         }
-        let shape = AttentionShape(queries: n, keys: n, heads: heads, headDim: d, qStride: row3, kStride: row3,
-                                   vStride: row3, outStride: h, scale: scale)
-        try kernels.attention(shape: shape, q: UnsafePointer(q), k: UnsafePointer(k), v: UnsafePointer(v), out: out)
+        try kernels.residualNorm(residual: ws.x.pointer, x: ws.scratch.constPointer, bias: bias?.constPointer,
+                                 y: ws.normed.pointer, gamma: next.gamma.constPointer, beta: next.beta?.constPointer,
+                                 rows: rows, cols: a.hiddenSize, eps: Float(a.normEps), kind: a.norm)
     }
 
-    /// SelfExtend (LongEmbed Sec. 3.3, bidirectional form of Jin et al. 2024): six rotated views
-    /// of q and k (normal, lower-triangle grouped, upper-triangle grouped), merged in one pass.
-    private func attendSelfExtend(shape: AttentionShape, positions pos: SelfExtendPlanner.Positions,
-                                  inverseFrequencies inv: [Float], qkv q: UnsafeMutablePointer<Float>,
-                                  buffer: FloatBuffer, out: UnsafeMutablePointer<Float>) throws(KernelError) {
-        let n = shape.queries, h = shape.heads * shape.headDim, row3 = 3 * h
-        let views = (0..<6).map { buffer.pointer + $0 * n * h }
-        for r in 0..<n {
-            let src = q + r * row3
-            for view in 0..<3 {
-                (views[2 * view] + r * h).update(from: src, count: h)          // q copies
-                (views[2 * view + 1] + r * h).update(from: src + h, count: h)  // k copies
-            }
+    /// QKV projection, q/k norms, RoPE and attention per sequence, output projection and the
+    /// placement's residual epilogue.
+    private func attentionBlock(_ li: Int, _ layer: LayerWeights, _ plans: [SequencePlan], _ ws: Workspace,
+                                _ local: LocalRotation) throws(KernelError) {
+        let a = architecture, h = a.hiddenSize, d = a.headDim
+        let qDim = a.heads * d, row = (a.heads + 2 * a.kvHeads) * d
+        let total = plans.reduce(0) { $0 + $1.ids.count }
+        let input = a.placement == .post ? ws.x.constPointer : ws.normed.constPointer
+        try kernels.linear(y: ws.qkv.pointer, x: input, weight: layer.qkv.constPointer, bias: layer.qkvBias?.constPointer,
+                           rows: total, inFeatures: h, outFeatures: row)
+        if let qn = layer.qNorm, let kn = layer.kNorm {
+            let eps = Float(a.normEps), addOne = a.norm == .rmsNorm(addOne: true)
+            try kernels.headRMSNorm(x: ws.qkv.pointer, stride: row, rows: total, heads: a.heads, headDim: d,
+                                    weight: qn.constPointer, eps: eps, addOne: addOne)
+            try kernels.headRMSNorm(x: ws.qkv.pointer + qDim, stride: row, rows: total, heads: a.kvHeads, headDim: d,
+                                    weight: kn.constPointer, eps: eps, addOne: addOne)
         }
-        let sets: [([Float], [Float])] = [(pos.normal, pos.normal), (pos.queryLower, pos.keyLower),
-                                          (pos.queryUpper, pos.keyUpper)]
-        let ropeShape = RoPEShape(tokens: n, heads: shape.heads, headDim: shape.headDim)
-        for (i, (qp, kp)) in sets.enumerated() {
-            try rope(views[2 * i], nil, ropeShape, qp, inv)
-            try rope(views[2 * i + 1], nil, ropeShape, kp, inv)
+        let buffers = AttentionBuffers(qkv: ws.qkv.pointer, context: ws.context.pointer, selfExtend: ws.selfExtend?.pointer)
+        var offset = 0
+        for (i, plan) in plans.enumerated() {
+            try attend(plan, kind: a.layerKinds[li], localPositions: local.positions[i], localInverse: local.inverse,
+                       tokenOffset: offset, ws: buffers)
+            offset += plan.ids.count
         }
-        let inputs = SelfExtendInputs(q: UnsafePointer(views[0]), k: UnsafePointer(views[1]),
-                                      qLower: UnsafePointer(views[2]), kLower: UnsafePointer(views[3]),
-                                      qUpper: UnsafePointer(views[4]), kUpper: UnsafePointer(views[5]))
-        try kernels.selfExtendAttention(shape: shape, window: pos.window, inputs: inputs,
-                                        v: UnsafePointer(q + 2 * h), out: out)
+        try kernels.linear(y: ws.scratch.pointer, x: ws.context.constPointer, weight: layer.output.constPointer, bias: nil,
+                           rows: total, inFeatures: qDim, outFeatures: h)
+        switch a.placement {
+        case .post:
+            guard let norm = layer.attentionNorm else { throw .nullPointer(operation: "attention norm") }
+            try postNorm(ws, bias: layer.outputBias, norm, rows: total)
+        case .pre:
+            try residualEpilogue(ws, bias: layer.outputBias, next: layer.ffnNorm, rows: total)
+        case .sandwich:
+            if let post = layer.postAttentionNorm { try applyNorm(y: ws.scratch.pointer, x: ws.scratch.constPointer, post, rows: total) }
+            try residualEpilogue(ws, bias: layer.outputBias, next: layer.ffnNorm, rows: total)
+        }
     }
 
-    private func rope(_ q: UnsafeMutablePointer<Float>, _ k: UnsafeMutablePointer<Float>?, _ shape: RoPEShape,
-                      _ positions: [Float], _ inv: [Float]) throws(KernelError) {
-        try positions.withUnsafeBufferPointer { (p: UnsafeBufferPointer<Float>) throws(KernelError) in
-            try inv.withUnsafeBufferPointer { (f: UnsafeBufferPointer<Float>) throws(KernelError) in
-                try kernels.rope(q: q, k: k, shape: shape, positions: p.baseAddress!,
-                                 inverseFrequencies: f.baseAddress!, layout: .rotateHalf)
-            }
+    /// `x = LayerNorm(scratch + bias + x)`: BERT's sub-layer epilogue.
+    private func postNorm(_ ws: Workspace, bias: FloatBuffer?, _ norm: NormWeights, rows: Int) throws(KernelError) {
+        try kernels.biasResidualLayerNorm(y: ws.x.pointer, x: ws.scratch.constPointer, bias: bias?.constPointer,
+                                          residual: ws.x.constPointer, gamma: norm.gamma.constPointer,
+                                          beta: norm.beta?.constPointer, rows: rows, cols: architecture.hiddenSize,
+                                          eps: Float(architecture.normEps))
+    }
+
+    /// The feed-forward block: input projection, activation (GLU or plain), output projection,
+    /// then the placement's epilogue (`nextNorm`: the norm of what follows, pre-norm families).
+    private func feedForwardBlock(_ layer: LayerWeights, _ ws: Workspace, rows: Int, nextNorm: NormWeights?) throws(KernelError) {
+        let a = architecture, h = a.hiddenSize, inter = a.intermediateSize
+        let input = a.placement == .post ? ws.x.constPointer : ws.normed.constPointer
+        let act = a.feedForward.activation
+        let hidden: UnsafePointer<Float>
+        if let gated = ws.gated {
+            try kernels.linear(y: ws.ffn.pointer, x: input, weight: layer.ffnIn.constPointer, bias: layer.ffnInBias?.constPointer,
+                               rows: rows, inFeatures: h, outFeatures: 2 * inter)
+            let first = ws.ffn.constPointer, second = first + inter
+            try kernels.gatedActivation(out: gated.pointer, outStride: inter, gate: layer.activatedFirst ? first : second,
+                                        up: layer.activatedFirst ? second : first, inStride: 2 * inter, rows: rows,
+                                        cols: inter, activation: act)
+            hidden = gated.constPointer
+        } else {
+            try kernels.linear(y: ws.ffn.pointer, x: input, weight: layer.ffnIn.constPointer, bias: nil,
+                               rows: rows, inFeatures: h, outFeatures: inter)
+            try kernels.biasActivation(x: ws.ffn.pointer, bias: layer.ffnInBias?.constPointer, rows: rows, cols: inter, activation: act)
+            hidden = ws.ffn.constPointer
         }
+        try kernels.linear(y: ws.scratch.pointer, x: hidden, weight: layer.ffnOut.constPointer, bias: nil,
+                           rows: rows, inFeatures: inter, outFeatures: h)
+        switch a.placement {
+        case .post:
+            try postNorm(ws, bias: layer.ffnOutBias, layer.ffnNorm, rows: rows)
+        case .pre:
+            try residualEpilogue(ws, bias: layer.ffnOutBias, next: nextNorm, rows: rows)
+        case .sandwich:
+            if let post = layer.postFFNNorm { try applyNorm(y: ws.scratch.pointer, x: ws.scratch.constPointer, post, rows: rows) }
+            try residualEpilogue(ws, bias: layer.ffnOutBias, next: nextNorm, rows: rows)
+        }
+    }
+}
+
+/// The rotation of sliding-window layers: original positions `0..<n` with the local base, for
+/// every method. A local layer never sees a distance of its window or more, which lies inside
+/// the trained context, so every context-extension method leaves it as trained (as
+/// transformers' Gemma 3 applies rope scaling to its global layers only).
+struct LocalRotation {
+    /// Per plan, `0..<n` as floats (empty when no layer is local or the model has no RoPE).
+    let positions: [[Float]]
+    let inverse: [Float]
+
+    init(plans: [SequencePlan], geometry g: PositionGeometry, architecture a: ArchitectureDescription) {
+        guard a.hasSlidingLayers, let r = a.rotary else {
+            positions = plans.map { _ in [] }
+            inverse = []
+            return
+        }
+        positions = plans.map { p in (0..<p.ids.count).map(Float.init) }
+        inverse = RoPEScaling.inverseFrequencies(headDim: a.headDim, base: r.localTheta)
     }
 }

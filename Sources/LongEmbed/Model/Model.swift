@@ -15,35 +15,35 @@ import Synchronization
 public final class Model: Sendable {
     /// The model folder.
     public let directory: URL
-    /// The parsed `config.json`.
-    public let config: ModelConfig
-    /// The architecture detected from `config.json`.
-    public let architecture: ModelConfig.Architecture
+    /// The architecture read from `config.json` by its family's reader.
+    public let architecture: ArchitectureDescription
     /// The tokenizer from `tokenizer.json`.
     public let tokenizer: Tokenizer
     /// The folder's sentence-transformers configuration, when it has one.
     public let sentenceTransformers: SentenceTransformersConfig?
     /// `Lo`, the context the model was trained at (see ``TrainedContext``).
     public let trainedContext: TrainedContext
-    /// The files whose bytes define the vectors (weights, config, tokenizer), hashed by
-    /// ``contentDigest()``.
+    /// The files whose bytes define the vectors (weights, config, tokenizer, sentence-transformers
+    /// modules), hashed by ``contentDigest()``.
     public let contentFiles: [URL]
 
-    let weights: BertWeights
+    let weights: EncoderWeights
 
     /// Loads `directory` (config.json, model.safetensors or its sharded index, tokenizer.json,
     /// optional sentence-transformers files). `contextLength` overrides the trained context.
     public init(directory: URL, contextLength: Int? = nil) throws(EncoderError) {
         self.directory = directory
         do {
-            config = try ModelConfig.load(directory: directory)
-            architecture = try config.architecture()
+            architecture = try ArchitectureDescription.load(directory: directory)
             tokenizer = try Tokenizer.load(directory: directory)
-            try tokenizer.validate(vocabSize: config.vocabSize)
+            try tokenizer.validate(vocabSize: architecture.vocabSize)
             sentenceTransformers = try SentenceTransformersConfig.load(directory: directory)
+            if let last = sentenceTransformers?.dense.first, last.inFeatures != architecture.hiddenSize {
+                throw ModelError.invalidConfig(path: directory.path, reason: "the first Dense module takes \(last.inFeatures) features, the model outputs \(architecture.hiddenSize)")
+            }
             let store = try WeightStore(directory: directory)
-            contentFiles = store.fileURLs + ["config.json", "tokenizer.json"].map { directory.appendingPathComponent($0) }
-            weights = try BertWeights(store: store, config: config, architecture: architecture)
+            contentFiles = store.fileURLs + Self.configFiles(directory)
+            weights = try EncoderWeights(store: store, architecture: architecture)
         } catch let e as ModelError {
             throw .model(e)
         } catch let e as EncoderError {
@@ -51,8 +51,51 @@ public final class Model: Sendable {
         } catch {
             throw .invalidOption("unexpected error while loading \(directory.path): \(error)")
         }
-        trainedContext = try TrainedContext.resolve(config: config, architecture: architecture,
+        trainedContext = try TrainedContext.resolve(architecture: architecture,
                                                     sentenceTransformers: sentenceTransformers, override: contextLength)
+    }
+
+    /// config.json, tokenizer.json and every sentence-transformers file that changes a vector.
+    private static func configFiles(_ directory: URL) -> [URL] {
+        var files = ["config.json", "tokenizer.json"].map { directory.appendingPathComponent($0) }
+        let fm = FileManager.default
+        for name in ["modules.json", "sentence_bert_config.json", "config_sentence_transformers.json"]
+            where fm.fileExists(atPath: directory.appendingPathComponent(name).path) {
+            files.append(directory.appendingPathComponent(name))
+        }
+        let modules = ((try? fm.contentsOfDirectory(atPath: directory.path)) ?? []).filter { $0.contains("_") && $0.first?.isNumber == true }.sorted()
+        for m in modules {
+            for f in ["config.json", "model.safetensors"] where fm.fileExists(atPath: directory.appendingPathComponent("\(m)/\(f)").path) {
+                files.append(directory.appendingPathComponent("\(m)/\(f)"))
+            }
+        }
+        return files
+    }
+
+    /// The family of the model.
+    public var family: ModelFamily { architecture.family }
+
+    /// The query and document prefixes the model expects: the sentence-transformers prompts
+    /// when the folder has them, else the family's convention (NomicBERT: `search_query: ` /
+    /// `search_document: `; a mean-pooled XLM-RoBERTa, i.e. multilingual-e5: `query: ` /
+    /// `passage: `), else none.
+    public var defaultPrefixes: Prefixes {
+        if let p = sentenceTransformers?.prompts { return p }
+        switch family {
+        case .nomicBert: return .nomic
+        case .xlmRoberta where pooling == .mean: return .e5
+        default: return .none
+        }
+    }
+
+    /// Where ``defaultPrefixes`` come from, for reports.
+    public var prefixSource: String {
+        if sentenceTransformers?.prompts != nil { return "config_sentence_transformers.json prompts" }
+        switch family {
+        case .nomicBert: return "NomicBERT convention"
+        case .xlmRoberta where pooling == .mean: return "multilingual-e5 convention (mean-pooled XLM-RoBERTa)"
+        default: return "none"
+        }
     }
 
     /// The pooling the model folder declares (sentence-transformers), else mean.
@@ -64,8 +107,8 @@ public final class Model: Sendable {
         min(sentenceTransformers?.maxSeqLength ?? trainedContext.tokens, trainedContext.tokens)
     }
 
-    /// Rows of the absolute position table; nil for rotary models.
-    public var positionTableSize: Int? { architecture == .e5rope ? nil : config.maxPositionEmbeddings }
+    /// Rows of the absolute position table usable by tokens; nil for rotary models.
+    public var positionTableSize: Int? { architecture.positionTableSize }
 
     /// SHA-256 (hex) of ``contentFiles``' bytes, computed once per process for each file's path,
     /// size and modification time, and remembered.
@@ -91,15 +134,16 @@ public struct TrainedContext: Sendable, Hashable, CustomStringConvertible {
     /// The per-family rule, in order:
     /// 1. `override` (`--context-length`): must be at least 2, and for absolute-position models
     ///    at most the position table (there are no rows past it);
-    /// 2. BERT with an absolute table: the table size `max_position_embeddings` (BERT was
-    ///    pre-trained at that length and the LongEmbed paper uses Lo = 512 for BERT-type
-    ///    models; sentence-transformers' smaller `max_seq_length`, e.g. 256 for all-MiniLM, is a
-    ///    fine-tuning truncation and stays the default truncation without extension);
-    /// 3. rotary models (E5-RoPE): sentence-transformers' `max_seq_length` where present (the
-    ///    position count of a RoPE config is not a trained length), else `max_position_embeddings`.
-    static func resolve(config: ModelConfig, architecture: ModelConfig.Architecture,
+    /// 2. absolute positions (BERT, XLM-RoBERTa): the table's usable rows (XLM-R: minus the
+    ///    `padding_idx + 1` offset; BERT was pre-trained at that length and the LongEmbed paper
+    ///    uses Lo = 512 for BERT-type models; sentence-transformers' smaller `max_seq_length`, e.g.
+    ///    256 for all-MiniLM, is a fine-tuning truncation and stays the default truncation);
+    /// 3. a trained length the config states (NomicBERT's `max_trained_positions`);
+    /// 4. rotary models: sentence-transformers' `max_seq_length` where present (the position
+    ///    count of a RoPE config is not a trained length), else `max_position_embeddings`.
+    static func resolve(architecture a: ArchitectureDescription,
                         sentenceTransformers st: SentenceTransformersConfig?, override: Int?) throws(EncoderError) -> TrainedContext {
-        let table = architecture == .e5rope ? nil : config.maxPositionEmbeddings
+        let table = a.positionTableSize
         if let override {
             guard override >= 2, override <= (table ?? ContextExtension.maxTargetLength) else {
                 let bound = table.map { "the \($0)-row position table" } ?? "\(ContextExtension.maxTargetLength)"
@@ -108,8 +152,11 @@ public struct TrainedContext: Sendable, Hashable, CustomStringConvertible {
             return TrainedContext(tokens: override, source: "--context-length")
         }
         if let table { return TrainedContext(tokens: table, source: "position table (max_position_embeddings)") }
+        if let stated = a.statedTrainedLength, stated >= 2 {
+            return TrainedContext(tokens: stated, source: "max_trained_positions")
+        }
         if let m = st?.maxSeqLength { return TrainedContext(tokens: m, source: "sentence-transformers max_seq_length") }
-        return TrainedContext(tokens: config.maxPositionEmbeddings, source: "max_position_embeddings")
+        return TrainedContext(tokens: a.maxPositions, source: "max_position_embeddings")
     }
 }
 

@@ -32,7 +32,7 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
     /// tokenizer.json names a component (model, normalizer, pre-tokenizer, post-processor,
     /// decoder) or an option of one that this package does not implement.
     case unsupportedTokenizerComponent(path: String, component: String)
-    /// `num_hidden_layers` in config.json disagrees with the `encoder.layer.N` tensors of the
+    /// The layer count in config.json disagrees with the layer tensors (`encoder.layer.N`, `layers.N`) of the
     /// weights (`inWeights`: the highest layer index found plus one; 0 when there is none).
     case layerCountMismatch(configured: Int, inWeights: Int)
 
@@ -48,14 +48,14 @@ public enum ModelError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unsupportedDType(let n, let d): return "tensor \(n) has dtype \(d); supported: F32, F16, BF16"
         case .nonFiniteWeights(let n): return "tensor \(n) contains NaN or infinite values"
         case .unsupportedArchitecture(let a):
-            return "unsupported architecture \(a): supported are BertModel-family encoders with absolute positions (all-MiniLM, E5, GTE, BGE, Contriever) and E5-RoPE (model_type e5rope)"
+            return "unsupported architecture \(a): supported are BERT (absolute positions), E5-RoPE, XLM-RoBERTa, NomicBERT, GTE v1.5 (model_type new), ModernBERT and bidirectional Gemma 3 encoders (see the README's model table)"
         case .invalidConfig(let p, let r): return "invalid config \(p): \(r)"
         case .tokenizerMissing(let p): return "no tokenizer.json in the model folder \(p)"
         case .invalidTokenizer(let p, let r): return "invalid tokenizer \(p): \(r)"
         case .unsupportedTokenizerComponent(let p, let c):
             return "tokenizer \(p) uses \(c), which is not implemented (see the README's list of tokenizer components)"
         case .layerCountMismatch(let c, let w):
-            return "config.json sets num_hidden_layers = \(c), but the weights hold encoder.layer.* tensors for \(w) layers"
+            return "config.json sets \(c) layers, but the weights hold layer tensors for \(w) layers"
         }
     }
 }

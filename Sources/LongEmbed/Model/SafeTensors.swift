@@ -264,6 +264,12 @@ public final class WeightStore: Sendable {
     /// Whether a tensor named `name` exists.
     public func contains(_ name: String) -> Bool { owner[name] != nil }
 
+    /// The shape of tensor `name`, nil when absent.
+    public func shape(of name: String) -> [Int]? {
+        guard let i = owner[name] else { return nil }
+        return files[i].info(name)?.shape
+    }
+
     /// The tensor `name` as fp32, checked to have exactly `shape` and finite values.
     public func tensor(_ name: String, shape: [Int]) throws(ModelError) -> [Float] {
         guard let i = owner[name], let info = files[i].info(name) else { throw .tensorNotFound(name: name) }

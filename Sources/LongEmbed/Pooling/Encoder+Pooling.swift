@@ -28,8 +28,10 @@ extension Encoder {
         return result
     }
 
+    /// Pools each sequence of one packed batch, then runs the folder's Dense modules in order.
     private func forwardPooled(_ plans: [SequencePlan]) throws(EncoderError) -> [[Float]] {
-        let h = config.hiddenSize
+        let h = architecture.hiddenSize
+        let dense = model.sentenceTransformers?.dense ?? []
         let hidden = try forward(plans, observe: nil)
         var out: [[Float]] = []
         out.reserveCapacity(plans.count)
@@ -44,6 +46,7 @@ extension Encoder {
                                      rows: n, cols: h, mode: pooling)
                 }
             } catch { throw .kernel(error) }
+            for layer in dense { v = layer.apply(v) }
             out.append(v)
             offset += n
         }
@@ -52,7 +55,7 @@ extension Encoder {
 
     /// One document vector from its sequences' pooled vectors.
     func combine(_ chunks: [[Float]], _ combo: ChunkCombination) throws(EncoderError) -> [Float] {
-        let h = config.hiddenSize
+        let h = dimension
         var v: [Float]
         switch combo {
         case .single:
@@ -66,7 +69,7 @@ extension Encoder {
             }
             v = acc.map { Float($0 / Double(max(chunks.count, 1))) }
         }
-        if options.normalize || combo != .single { try normalize(&v) }
+        if normalizes || combo != .single { try normalize(&v) }
         return v
     }
 

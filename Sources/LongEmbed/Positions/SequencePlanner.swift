@@ -14,18 +14,31 @@ struct PositionGeometry: Sendable {
     var headDim: Int
     /// RoPE base (rotary models).
     var ropeBase: Double
-    /// The model's own RoPE inverse frequencies (empty for absolute-position models).
-    var defaultInverseFrequencies: [Float]
-    var clsID: Int32
-    var sepID: Int32
+    /// A constant factor the trained model applies to every global-layer inverse frequency
+    /// (``RotarySpec/frequencyFactor``; 1 for most models), applied after any method's scaling.
+    var frequencyFactor: Double = 1
+    /// The special tokens the tokenizer puts before and after a single sequence ([CLS] / [SEP],
+    /// `<s>` / `</s>`, `<bos>` ...), which PCW repeats around every chunk.
+    var prefixIDs: [Int32]
+    var suffixIDs: [Int32]
 
     /// Whether the model rotates q and k (RoPE) instead of adding a position table.
     var usesRoPE: Bool { positionTableSize == nil }
 
+    /// The model's own global-layer RoPE inverse frequencies (empty for absolute-position models).
+    var defaultInverseFrequencies: [Float] {
+        usesRoPE ? scaled(RoPEScaling.inverseFrequencies(headDim: headDim, base: ropeBase)) : []
+    }
+
+    /// `inv` times ``frequencyFactor``, in double.
+    func scaled(_ inv: [Float]) -> [Float] {
+        frequencyFactor == 1 ? inv : inv.map { Float(Double($0) * frequencyFactor) }
+    }
+
     /// A sequence at `positions` (APE: table row coordinates; RoPE: rotation positions).
     func sequence(_ ids: [Int32], positions: [Double], factor: Double, inverseFrequencies: [Float]? = nil) -> SequencePlan {
         let plan: PositionPlan = usesRoPE
-            ? .rotary(positions.map { Float($0) }, inverseFrequencies: inverseFrequencies ?? defaultInverseFrequencies)
+            ? .rotary(positions.map { Float($0) }, inverseFrequencies: inverseFrequencies.map(scaled) ?? defaultInverseFrequencies)
             : .table(positions)
         return SequencePlan(ids: ids, positions: plan, attentionFactor: factor)
     }
@@ -180,23 +193,26 @@ extension ContextExtension {
                             attentionFactor: f)
     }
 
-    /// PCW (LongEmbed Sec. 3.1): token-level chunks of `Lo - 2` content tokens; the last chunk
-    /// overlaps the one before so that it is full length.
+    /// PCW (LongEmbed Sec. 3.1): token-level chunks of `Lo` minus the special tokens; the last
+    /// chunk overlaps the one before so that it is full length. Every chunk gets the tokenizer's
+    /// prefix and suffix tokens when the input has them.
     private func planChunks(_ ids: [Int32], _ g: PositionGeometry,
                             _ retokenize: ((ArraySlice<Int32>) -> [Int32])?) -> ([SequencePlan], ChunkCombination) {
         let n = ids.count, lo = g.originalLength
-        let hasSpecials = n >= 2 && ids.first == g.clsID && ids.last == g.sepID
-        let body = hasSpecials ? ids[1..<(n - 1)] : ids[0..<n]
-        let content = hasSpecials ? lo - 2 : lo
+        let (pre, suf) = (g.prefixIDs, g.suffixIDs)
+        let hasSpecials = n >= pre.count + suf.count && ids.starts(with: pre) && ids.reversed().starts(with: suf.reversed())
+            && pre.count + suf.count < lo
+        let body = hasSpecials ? ids[pre.count..<(n - suf.count)] : ids[0..<n]
+        let content = hasSpecials ? lo - pre.count - suf.count : lo
         let starts = Self.chunkStarts(contentTokens: body.count, chunkSize: content).map { body.startIndex + $0 }
         let seqs = starts.map { s -> SequencePlan in
             let slice = body[s..<min(s + content, body.endIndex)]
             var chunk: [Int32]
             if official.pcwRetokenize, let retokenize {
                 chunk = retokenize(slice)
-                if chunk.count > lo { chunk = Array(chunk.prefix(lo - 1)) + [g.sepID] }
+                if chunk.count > lo { chunk = Array(chunk.prefix(lo - suf.count)) + suf }
             } else {
-                chunk = hasSpecials ? [g.clsID] + slice + [g.sepID] : Array(slice)
+                chunk = hasSpecials ? pre + slice + suf : Array(slice)
             }
             return g.sequence(chunk, positions: (0..<chunk.count).map(Double.init), factor: 1)
         }
@@ -219,7 +235,7 @@ extension ContextExtension {
 extension ContextExtension {
     private static func geometry(originalLength lo: Int) -> PositionGeometry {
         PositionGeometry(originalLength: lo, positionTableSize: nil, headDim: 2, ropeBase: 10_000,
-                         defaultInverseFrequencies: [1], clsID: -1, sepID: -2)
+                         prefixIDs: [-1], suffixIDs: [-2])
     }
 
     private func inspect(tokenCount n: Int, originalLength lo: Int) -> SequencePlan? {

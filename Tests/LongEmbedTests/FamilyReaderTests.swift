@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+@testable import LongEmbed
+
+/// The per-family `config.json` readers, on the configs of the real Hub checkpoints (their
+/// architecture keys copied from the published config.json files).
+@Suite struct FamilyReaderTests {
+    static func read(_ json: String) throws -> ArchitectureDescription {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("family-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data(json.utf8).write(to: dir.appendingPathComponent("config.json"))
+        return try ArchitectureDescription.load(directory: dir)
+    }
+
+    @Test func bgeM3IsXLMRobertaWithOffsetPositions() throws {
+        let a = try Self.read(#"{"architectures": ["XLMRobertaModel"], "model_type": "xlm-roberta", "hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16, "intermediate_size": 4096, "max_position_embeddings": 8194, "pad_token_id": 1, "type_vocab_size": 1, "vocab_size": 250002, "layer_norm_eps": 1e-05, "hidden_act": "gelu", "position_embedding_type": "absolute"}"#)
+        #expect(a.family == .xlmRoberta)
+        #expect(a.positions == .absolute(rows: 8194, offset: 2))
+        #expect(a.positionTableSize == 8192)
+        #expect(a.tokenTypeEmbeddings && a.placement == .post && a.biases == .all)
+    }
+
+    @Test func nomicEmbedV15() throws {
+        let a = try Self.read(#"{"activation_function": "swiglu", "architectures": ["NomicBertModel"], "model_type": "nomic_bert", "n_embd": 768, "n_head": 12, "n_inner": 3072, "n_layer": 12, "n_positions": 8192, "max_trained_positions": 2048, "layer_norm_epsilon": 1e-12, "mlp_fc1_bias": false, "mlp_fc2_bias": false, "qkv_proj_bias": false, "prenorm": false, "rotary_emb_base": 1000, "rotary_emb_fraction": 1.0, "rotary_emb_interleaved": false, "rotary_scaling_factor": null, "type_vocab_size": 2, "vocab_size": 30528, "causal": false}"#)
+        #expect(a.family == .nomicBert)
+        #expect(a.rotary == RotarySpec(theta: 1000, localTheta: 1000, frequencyFactor: 1, interleaved: false))
+        #expect(a.feedForward == FeedForwardSpec(activation: .silu, gated: true))
+        #expect(a.statedTrainedLength == 2048 && a.maxPositions == 8192)
+        #expect(!a.biases.qkv && !a.biases.attentionOutput && !a.biases.ffnIn && !a.biases.ffnOut && a.biases.norm)
+    }
+
+    @Test func gteBaseV15CarriesItsTrainedNTKScaling() throws {
+        let a = try Self.read(#"{"architectures": ["NewModel"], "model_type": "new", "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072, "hidden_act": "gelu", "layer_norm_eps": 1e-12, "layer_norm_type": "layer_norm", "max_position_embeddings": 8192, "position_embedding_type": "rope", "rope_scaling": {"factor": 2.0, "type": "ntk"}, "rope_theta": 500000, "type_vocab_size": 0, "vocab_size": 30528, "logn_attention_scale": false, "pack_qkv": true}"#)
+        #expect(a.family == .gte && !a.tokenTypeEmbeddings && a.feedForward.gated && !a.biases.ffnIn)
+        let r = try #require(a.rotary)
+        #expect(r.theta == 1_000_000)
+        #expect(abs(r.frequencyFactor - pow(2.0, -2.0 / 64)) < 1e-15)
+    }
+
+    @Test func modernBertBaseAlternatesGlobalAndSlidingLayers() throws {
+        let a = try Self.read(#"{"architectures": ["ModernBertForMaskedLM"], "model_type": "modernbert", "hidden_size": 768, "num_hidden_layers": 22, "num_attention_heads": 12, "intermediate_size": 1152, "hidden_activation": "gelu", "norm_eps": 1e-05, "norm_bias": false, "attention_bias": false, "mlp_bias": false, "global_attn_every_n_layers": 3, "local_attention": 128, "global_rope_theta": 160000.0, "local_rope_theta": 10000.0, "max_position_embeddings": 8192, "vocab_size": 50368}"#)
+        #expect(a.family == .modernBert && a.placement == .pre && a.biases == .noBias && a.finalNorm)
+        #expect(a.layerKinds.count == 22)
+        for (i, k) in a.layerKinds.enumerated() { #expect(k == (i % 3 == 0 ? .global : .sliding(window: 65)), "layer \(i)") }
+        #expect(a.rotary?.theta == 160_000 && a.rotary?.localTheta == 10_000)
+    }
+
+    @Test func embeddingGemmaIsBidirectionalGemma3() throws {
+        let a = try Self.read(#"{"architectures": ["Gemma3TextModel"], "model_type": "gemma3_text", "hidden_size": 768, "num_hidden_layers": 24, "num_attention_heads": 3, "num_key_value_heads": 1, "head_dim": 256, "intermediate_size": 1152, "hidden_activation": "gelu_pytorch_tanh", "rms_norm_eps": 1e-06, "rope_theta": 1000000.0, "rope_local_base_freq": 10000.0, "sliding_window": 512, "query_pre_attn_scalar": 256, "use_bidirectional_attention": true, "max_position_embeddings": 2048, "vocab_size": 262144, "attn_logit_softcapping": null, "layer_types": ["sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "sliding_attention", "full_attention"]}"#)
+        #expect(a.family == .gemma3 && a.placement == .sandwich && a.norm == .rmsNorm(addOne: true) && a.qkNorm)
+        #expect(a.heads == 3 && a.kvHeads == 1 && a.headDim == 256)
+        #expect(a.layerKinds.filter { $0 == .global }.count == 4)
+        #expect(a.layerKinds[0] == .sliding(window: 257))
+        #expect(a.embeddingScale == Float(Double(768).squareRoot()))
+        #expect(abs(a.attentionScale - 1.0 / 16) < 1e-15)
+    }
+
+    @Test(arguments: [
+        (#"{"model_type": "gemma3_text", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128, "vocab_size": 100}"#, "causal"),
+        (#"{"model_type": "gemma3_text", "use_bidirectional_attention": true, "attn_logit_softcapping": 50.0, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128, "vocab_size": 100}"#, "softcapping"),
+        (#"{"model_type": "gemma3_text", "use_bidirectional_attention": true, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 3, "intermediate_size": 128, "vocab_size": 100}"#, "num_key_value_heads"),
+        (#"{"model_type": "modernbert", "norm_bias": true, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128, "vocab_size": 100}"#, "norm_bias"),
+        (#"{"model_type": "modernbert", "hidden_size": 64, "num_hidden_layers": 3, "num_attention_heads": 2, "intermediate_size": 128, "vocab_size": 100, "layer_types": ["full_attention", "chunked_attention", "full_attention"]}"#, "chunked_attention"),
+        (#"{"model_type": "modernbert", "hidden_size": 64, "num_hidden_layers": 3, "num_attention_heads": 2, "intermediate_size": 128, "vocab_size": 100, "layer_types": ["full_attention"]}"#, "layer_types"),
+        (#"{"model_type": "nomic_bert", "n_embd": 64, "n_layer": 2, "n_head": 2, "vocab_size": 100, "rotary_emb_fraction": 0.5}"#, "rotary_emb_fraction"),
+        (#"{"model_type": "nomic_bert", "n_embd": 64, "n_layer": 2, "n_head": 2, "vocab_size": 100, "prenorm": true}"#, "prenorm"),
+        (#"{"model_type": "new", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128, "vocab_size": 100, "rope_scaling": {"type": "yarn", "factor": 2.0}}"#, "yarn"),
+        (#"{"model_type": "new", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128, "vocab_size": 100, "rope_theta": "big"}"#, "rope_theta"),
+        (#"{"model_type": "xlm-roberta", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128, "vocab_size": 100, "max_position_embeddings": 2, "pad_token_id": 1}"#, "offset"),
+        (#"{"model_type": "t5", "d_model": 64}"#, "t5"),
+    ])
+    func optionsTheDescriptionCannotExpressAreTypedErrors(config: String, mentions: String) throws {
+        do {
+            let a = try Self.read(config)
+            Issue.record("accepted a config mentioning \(mentions): \(a.family)")
+        } catch let error as ModelError {
+            #expect("\(error)".contains(mentions), "\(error)")
+        }
+    }
+}
