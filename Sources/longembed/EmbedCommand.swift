@@ -47,9 +47,10 @@ struct Embed: ParsableCommand {
         let records = try InputRecords.parse(try InputRecords.read(path: input))
         guard !records.isEmpty else { throw CLIError("no input: expected JSON lines {\"id\":..., \"text\":...} or text lines") }
 
+        let model = try modelOptions.loadModel()
         let options = EncoderOptions(pooling: modelOptions.pooling, maxTokens: modelOptions.maxTokens,
-                                     prefixes: modelOptions.prefixes, contextExtension: extensions[0].value)
-        let encoder = try Encoder(model: modelOptions.loadModel(), options: options)
+                                     prefixes: modelOptions.prefixes(for: model), contextExtension: extensions[0].value)
+        let encoder = try Encoder(model: model, options: options)
         let sink = try OutputSink(path: output, format: format, dimension: encoder.dimension)
         let progress = ProgressLine(label: "embed", total: records.count)
         var start = 0, tokens = 0

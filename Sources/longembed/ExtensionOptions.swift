@@ -64,8 +64,8 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Hugging Face model folder (default: the model `make setup` fetched).")
     var model: String = ".models/all-MiniLM-L6-v2"
 
-    @Option(name: .long, help: "Prefix preset.")
-    var prefix: PrefixPreset = .none
+    @Option(name: .long, help: "Prefix preset (default: the model's own prompts or its family's convention; see `longembed models`).")
+    var prefix: PrefixPreset?
 
     @Option(name: .long, help: "Query prefix (overrides --prefix).")
     var queryPrefix: String?
@@ -96,9 +96,10 @@ struct ModelOptions: ParsableArguments {
         }
     }
 
-    /// The prefixes: the preset, then the explicit query/document prefixes.
-    var prefixes: Prefixes {
-        var p = prefix.prefixes
+    /// The prefixes: the preset (else the model's default), then the explicit query/document
+    /// prefixes.
+    func prefixes(for model: Model) -> Prefixes {
+        var p = prefix?.prefixes ?? model.defaultPrefixes
         if let q = queryPrefix { p.query = q }
         if let d = documentPrefix { p.document = d }
         return p

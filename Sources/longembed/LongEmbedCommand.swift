@@ -7,7 +7,7 @@ struct LongEmbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "longembed",
         abstract: "Long-context text embeddings on multicore CPUs (LongEmbed, Zhu et al. 2024).",
-        subcommands: [Embed.self, Tokenize.self, Eval.self, DataCommand.self, Bench.self]
+        subcommands: [Embed.self, Tokenize.self, Eval.self, DataCommand.self, Bench.self, Models.self]
     )
 
     /// Runs the command; on SIGINT, SIGTERM or SIGHUP unfinished outputs' temporary files are
