@@ -67,7 +67,9 @@ public final class ProfilingKernels: Kernels {
     public func attention(shape: AttentionShape, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
                           v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) throws(KernelError) {
         let flops = 4 * Double(shape.attendedPairs) * Double(shape.headDim * shape.heads)
-        try timed("attention", flops: flops) { () throws(KernelError) in
+        // Global and sliding-window layers apart: a local layer costs what its window implies.
+        let name = shape.window > 0 ? "attention, sliding |i-j| < \(shape.window)" : "attention, global"
+        try timed(name, flops: flops) { () throws(KernelError) in
             try base.attention(shape: shape, q: q, k: k, v: v, out: out)
         }
     }
