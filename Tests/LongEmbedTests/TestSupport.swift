@@ -19,6 +19,13 @@ enum TestSupport {
     /// `Tests/Fixtures`: every reference output the tests read (see its README for provenance).
     static let golden: URL = repoRoot.appendingPathComponent("Tests/Fixtures", isDirectory: true)
 
+    /// A temporary copy of a fixture model folder (sub-folders included), to edit.
+    static func copyFixtureModel(_ folder: URL) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("model-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: folder, to: dir)
+        return dir
+    }
+
     /// The default model fetched by `make setup`.
     static let defaultModel: URL = repoRoot.appendingPathComponent(".models/all-MiniLM-L6-v2", isDirectory: true)
 

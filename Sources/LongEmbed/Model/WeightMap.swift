@@ -1,8 +1,9 @@
 import Foundation
 
-/// The tensor names of one family's checkpoints, as they come from the Hub. Every entry lists
-/// alternatives (the Hub's spelling first, then transformers' native one where it differs);
-/// norms are base names read as `.weight`/`.gamma` and `.bias`/`.beta`.
+/// The tensor names of one family's checkpoints, as they come from the Hub (transformers 5's
+/// `save_pretrained` writes the same names: it reverses its own renaming on save). Entries list
+/// alternatives where checkpoints differ; norms are base names read as `.weight`/`.gamma` and
+/// `.bias`/`.beta`.
 struct WeightMap: Sendable {
     /// How q, k and v are stored.
     enum QKV: Sendable {
@@ -78,12 +79,11 @@ struct WeightMap: Sendable {
     static let nomicBert = WeightMap(
         prefixes: ["", "model.", "bert."],
         word: ["embeddings.word_embeddings.weight"], tokenType: ["embeddings.token_type_embeddings.weight"],
-        embeddingNorm: ["emb_ln", "embeddings.LayerNorm", "embeddings.layer_norm"],
-        layerPrefixes: ["encoder.layers.", "encoder.layer."],
-        layer: Layer(qkv: .fused(["attn.Wqkv", "attention.qkv_proj"]), output: ["attn.out_proj", "attention.o_proj"],
-                     attentionNorm: ["norm1", "attention_norm"], ffnNorm: ["norm2", "mlp_norm"],
-                     ffnIn: .split(gate: ["mlp.fc12", "mlp.gate_proj"], up: ["mlp.fc11", "mlp.up_proj"]),
-                     ffnOut: ["mlp.fc2", "mlp.down_proj"]))
+        embeddingNorm: ["emb_ln"],
+        layerPrefixes: ["encoder.layers."],
+        layer: Layer(qkv: .fused(["attn.Wqkv"]), output: ["attn.out_proj"],
+                     attentionNorm: ["norm1"], ffnNorm: ["norm2"],
+                     ffnIn: .split(gate: ["mlp.fc12"], up: ["mlp.fc11"]), ffnOut: ["mlp.fc2"]))
 
     /// Alibaba-NLP's "new" GTE: `up_gate_proj` holds up then gate.
     static let gte = WeightMap(
