@@ -14,6 +14,20 @@ encoder does (LongEmbed Sec. 3.2): s = ceil(N / Lo), token i reads row i / s of 
 fractional rows interpolate the two neighbours (in double), past the last row the last row; the
 attention logits are scaled by max(1, ln N / ln Lo) (computed in fp32), which the peers apply by
 scaling the query projection.
+
+Encoder families (a folder with `native_config.json`, as Benchmarks/peer/make_models.py writes
+for xlm-roberta, nomic-bert, gte, modernbert and gemma3-bidirectional):
+
+    python Benchmarks/peer/make_models.py                      # Benchmarks/.peer-cache/models/<family>-small
+    bash Benchmarks/peer.sh --model Benchmarks/.peer-cache/models/gte-small --cases 8192 --engines ours,torch
+
+the torch worker builds transformers' own class from `native_config.json` (AutoConfig +
+AutoModel, SDPA, fp32), loads the folder's safetensors (Hub names are mapped by transformers),
+runs the plain forward (the model's own positions: 0..n-1 for RoPE, rows 2..n+1 for XLM-R; no
+extension, so the case must fit the trained context Lo that `longembed models` reports) and
+applies the folder's sentence-transformers modules (modules.json: Pooling, Dense, Normalize).
+Both sides embed without prompt/prefix (`longembed embed --prefix none`); the parity check
+compares the two sentence embeddings.
 """
 import argparse
 import json
@@ -126,6 +140,121 @@ def worker_torch(args):
             "tokens": int(inputs["input_ids"].shape[1]), "peak_rss_mib": peak_rss_mib()}
 
 
+# ---------------------------------------------------------------------------------------------
+# Encoder families (native_config.json beside the Hub config): transformers' own class, no extension
+
+def is_family_folder(model_dir):
+    return os.path.exists(os.path.join(model_dir, "native_config.json"))
+
+
+def family_tokenizer(model_dir, tokens):
+    """HF tokenizers on the folder's tokenizer.json, truncating to `tokens` (specials kept), as
+    AutoTokenizer's fast tokenizer does; no padding."""
+    import tokenizers
+    tok = tokenizers.Tokenizer.from_file(os.path.join(model_dir, "tokenizer.json"))
+    tok.no_padding()
+    tok.enable_truncation(max_length=tokens)
+    return tok
+
+
+def family_document_ids(model_dir, tokens):
+    tok = family_tokenizer(model_dir, tokens)
+    per = max(1, len(tok.encode(FILLER, add_special_tokens=False).ids))
+    return tok.encode(FILLER * (tokens // per + 2)).ids
+
+
+def build_family_model(model_dir, attention="sdpa"):
+    import torch
+    from transformers import AutoConfig, AutoModel
+
+    config = AutoConfig.from_pretrained(os.path.join(model_dir, "native_config.json"))
+    model, info = AutoModel.from_pretrained(model_dir, config=config, attn_implementation=attention,
+                                            dtype=torch.float32, output_loading_info=True)
+    if info.get("missing_keys") or info.get("mismatched_keys"):
+        raise RuntimeError(f"{model_dir}: transformers left weights unloaded: {info}")
+    return model.eval()
+
+
+class SentenceModules:
+    """The sentence-transformers modules after the Transformer (modules.json): Pooling (cls, mean,
+    max, lasttoken), Dense (linear.weight [+ bias], Identity or Tanh) and Normalize, in torch fp32."""
+
+    def __init__(self, model_dir):
+        import torch
+        from safetensors.torch import load_file
+        self.steps = []
+        with open(os.path.join(model_dir, "modules.json")) as f:
+            modules = json.load(f)
+        for m in modules:
+            kind = m["type"].rsplit(".", 1)[-1]
+            path = os.path.join(model_dir, m.get("path", ""))
+            if kind == "Transformer":
+                continue
+            if kind == "Pooling":
+                with open(os.path.join(path, "config.json")) as f:
+                    c = json.load(f)
+                modes = [k for k in ("cls_token", "mean_tokens", "max_tokens", "lasttoken") if c.get("pooling_mode_" + k)]
+                others = [k for k, v in c.items() if k.startswith("pooling_mode_") and v and k[13:] not in modes]
+                if len(modes) != 1 or others:
+                    raise RuntimeError(f"{path}: unsupported pooling {c}")
+                self.steps.append(("pool", modes[0]))
+            elif kind == "Dense":
+                with open(os.path.join(path, "config.json")) as f:
+                    c = json.load(f)
+                act = c.get("activation_function", "torch.nn.modules.linear.Identity")
+                if act not in ("torch.nn.modules.linear.Identity", "torch.nn.modules.activation.Tanh"):
+                    raise RuntimeError(f"{path}: unsupported activation {act}")
+                w = load_file(os.path.join(path, "model.safetensors"))
+                self.steps.append(("dense", (w["linear.weight"].to(torch.float32),
+                                             w.get("linear.bias"), act.endswith("Tanh"))))
+            elif kind == "Normalize":
+                self.steps.append(("normalize", None))
+            else:
+                raise RuntimeError(f"{model_dir}: unsupported sentence-transformers module {m['type']}")
+
+    def __call__(self, hidden):
+        """hidden: [batch, n, dim] (all-ones attention mask) -> [batch, out]."""
+        import torch
+        x = hidden
+        for kind, arg in self.steps:
+            if kind == "pool":
+                x = {"cls_token": lambda h: h[:, 0], "mean_tokens": lambda h: h.mean(dim=1),
+                     "max_tokens": lambda h: h.max(dim=1).values, "lasttoken": lambda h: h[:, -1]}[arg](x)
+            elif kind == "dense":
+                w, b, tanh = arg
+                x = torch.nn.functional.linear(x, w, b)
+                x = torch.tanh(x) if tanh else x
+            else:
+                x = torch.nn.functional.normalize(x, p=2, dim=1)
+        return x
+
+    def describe(self):
+        return " -> ".join(k if a is None else (f"pool {a}" if k == "pool" else
+                                                  f"dense {tuple(a[0].shape[::-1])}") for k, a in self.steps)
+
+
+def worker_torch_family(args):
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(args.threads)
+    model = build_family_model(args.model)
+    modules = SentenceModules(args.model)
+    ids = torch.tensor([family_document_ids(args.model, args.tokens)], dtype=torch.int64).repeat(args.batch, 1)
+    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+
+    def call():
+        with torch.inference_mode():
+            return modules(model(**inputs).last_hidden_state).numpy()
+
+    seconds, emb = time_calls(call, args.repeats)
+    np.save(args.embedding, emb[:1])
+    return {"engine": "torch", "version": torch.__version__, "seconds": seconds,
+            "tokens": int(ids.shape[1]), "peak_rss_mib": peak_rss_mib(),
+            "class": type(model).__name__, "attention": model.config._attn_implementation,
+            "modules": modules.describe()}
+
+
 def export_onnx(args):
     """Exports the (extended) model once per length with dynamic batch and sequence axes, then
     fuses attention with onnxruntime.transformers' BERT optimizer. Cached beside the venv."""
@@ -171,6 +300,8 @@ def worker_onnx(args):
     import onnxruntime as ort
     from transformers import AutoTokenizer
 
+    if is_family_folder(args.model):
+        raise SystemExit("the onnx engine exports BERT folders only")
     path = export_onnx(args)
     if args.prepare_only:
         return {"engine": "onnx", "prepared": path}
@@ -212,14 +343,37 @@ def run_ours(args, tokens, batch, repeats, embedding):
     result = {"engine": "ours", "seconds": [seconds], "peak_rss_mib": float(m.group(2))}
     if embedding:
         # The same text through `longembed embed`, for the parity check.
-        from transformers import AutoTokenizer
-        tokenizer = AutoTokenizer.from_pretrained(args.model)
+        if args.family:
+            tok = family_tokenizer(args.model, tokens)
+            per = max(1, len(tok.encode(FILLER, add_special_tokens=False).ids))
+            doc = FILLER * (tokens // per + 2)
+        else:
+            from transformers import AutoTokenizer
+            tokenizer = AutoTokenizer.from_pretrained(args.model)
+            doc = document_text(tokenizer, tokens)
         with tempfile.TemporaryDirectory() as tmp:
             text = os.path.join(tmp, "doc.txt")
             with open(text, "w") as f:
-                f.write(document_text(tokenizer, tokens).strip() + "\n")
-            lo = json.load(open(os.path.join(args.model, "config.json")))["max_position_embeddings"]
-            ext = ["--max-tokens", str(tokens)] if tokens <= lo else ["--extension", "pi", "--extend-to", str(tokens)]
+                f.write(doc.strip() + "\n")
+            if args.family:
+                # Both tokenizers on the whole text (before truncation): the same ids?
+                out = subprocess.run([args.longembed, "tokenize", "--model", args.model, "--input", text],
+                                     check=True, capture_output=True, text=True).stdout
+                ours_ids = json.loads(out.strip().splitlines()[0])["ids"]
+                tok.no_truncation()
+                hf_ids = tok.encode(doc.strip()).ids
+                same = ours_ids == hf_ids
+                print(f"  token ids of the {len(hf_ids)}-token document (before truncation to {tokens}): "
+                      + ("longembed = HF tokenizers" if same else
+                         f"DIFFER (longembed {len(ours_ids)} ids, first difference at "
+                         f"{next((i for i, (a, b) in enumerate(zip(ours_ids, hf_ids)) if a != b), min(len(ours_ids), len(hf_ids)))})"),
+                      flush=True)
+            if args.family:
+                # No extension and no prompt: the torch side runs the plain forward on the same ids.
+                ext = ["--max-tokens", str(tokens), "--prefix", "none"]
+            else:
+                lo = json.load(open(os.path.join(args.model, "config.json")))["max_position_embeddings"]
+                ext = ["--max-tokens", str(tokens)] if tokens <= lo else ["--extension", "pi", "--extend-to", str(tokens)]
             subprocess.run([args.longembed, "embed", "--model", args.model, "--threads", str(args.threads),
                             "--input", text, "--output", embedding, "--format", "npy"] + ext,
                            check=True, capture_output=True, text=True)
@@ -274,8 +428,24 @@ def orchestrate(args):
           f"rounds {args.rounds}", flush=True)
     summary = []
     config = json.load(open(os.path.join(args.model, "config.json")))
+    cases = parse_cases(args.cases)
+    if args.family:
+        described = subprocess.run([args.longembed, "models", args.model], check=True, capture_output=True,
+                                   text=True).stdout
+        for line in described.splitlines():
+            if line.split()[:1] and line.split()[0] in ("family", "layers", "block", "positions", "attention",
+                                                        "trained", "pooling", "dense", "parameters"):
+                print("  " + line, flush=True)
+        lo = int(re.search(r"trained context Lo\s+([0-9]+)", described).group(1))
+        too_long = [t for t, _ in cases if t > lo]
+        if too_long:
+            raise SystemExit(f"{args.model}: {too_long} tokens exceed Lo = {lo}; the family comparison runs "
+                             "the plain forward (no extension) on both sides")
+        if "onnx" in all_engines:
+            print("  onnx skipped: the ONNX export covers BERT folders only", flush=True)
+            all_engines = [e for e in all_engines if e != "onnx"]
     with tempfile.TemporaryDirectory() as tmp:
-        for tokens, batch in parse_cases(args.cases):
+        for tokens, batch in cases:
             repeats = 3 if tokens * batch <= 16384 else 1
             engines = [e for e in all_engines if e != "onnx" or onnx_fits(config, tokens, batch)]
             times = {e: [] for e in engines}
@@ -294,6 +464,9 @@ def orchestrate(args):
                     else:
                         res = run_peer(args, e, tokens, batch, repeats, emb or os.path.join(tmp, "unused.npy"))
                         extra[e] = res.get("version", ""), res.get("fused_attention_nodes")
+                        if "class" in res:
+                            extra[e] = (f"{res['version']}, transformers {res['class']} ({res['attention']}), "
+                                        f"{res['tokens']} tokens, {res['modules']}", None)
                     t = statistics.median(res["seconds"])
                     round_t[e] = t
                     times[e].append(t)
@@ -358,11 +531,15 @@ def main():
     w.add_argument("--prepare-only", action="store_true", help="export the ONNX model and exit")
     args = ap.parse_args()
     if args.mode == "worker":
-        result = worker_torch(args) if args.engine == "torch" else worker_onnx(args)
+        if args.engine == "torch":
+            result = worker_torch_family(args) if is_family_folder(args.model) else worker_torch(args)
+        else:
+            result = worker_onnx(args)
         print(json.dumps(result))
     else:
         args.model = os.path.abspath(args.model)
         args.longembed = os.path.abspath(args.longembed)
+        args.family = is_family_folder(args.model)
         orchestrate(args)
 
 

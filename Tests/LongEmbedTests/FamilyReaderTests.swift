@@ -65,6 +65,7 @@ import Testing
         (#"{"model_type": "modernbert", "hidden_size": 64, "num_hidden_layers": 3, "num_attention_heads": 2, "intermediate_size": 128, "vocab_size": 100, "layer_types": ["full_attention"]}"#, "layer_types"),
         (#"{"model_type": "nomic_bert", "n_embd": 64, "n_layer": 2, "n_head": 2, "vocab_size": 100, "rotary_emb_fraction": 0.5}"#, "rotary_emb_fraction"),
         (#"{"model_type": "nomic_bert", "n_embd": 64, "n_layer": 2, "n_head": 2, "vocab_size": 100, "prenorm": true}"#, "prenorm"),
+        (#"{"model_type": "nomic_bert", "n_embd": 64, "n_layer": 2, "n_head": 2, "vocab_size": 100, "rotary_scaling_factor": 2.0}"#, "dynamic-ntk"),
         (#"{"model_type": "new", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128, "vocab_size": 100, "rope_scaling": {"type": "yarn", "factor": 2.0}}"#, "yarn"),
         (#"{"model_type": "new", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128, "vocab_size": 100, "rope_theta": "big"}"#, "rope_theta"),
         (#"{"model_type": "xlm-roberta", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128, "vocab_size": 100, "max_position_embeddings": 2, "pad_token_id": 1}"#, "offset"),

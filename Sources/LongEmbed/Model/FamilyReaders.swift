@@ -96,6 +96,11 @@ enum FamilyReaders {
         if try c.bool("prenorm") == true { throw c.unsupported("NomicBERT with prenorm true") }
         if try c.bool("use_rms_norm") == true { throw c.unsupported("NomicBERT with use_rms_norm true") }
         if try c.bool("causal") == true { throw c.unsupported("NomicBERT with causal true") }
+        if let f = try c.double("rotary_scaling_factor") {
+            // contrastors then applies dynamic NTK past max_trained_positions on its own; here
+            // that is an explicit method, so the config is not silently run without it.
+            throw c.unsupported("NomicBERT with rotary_scaling_factor \(f) (set it to null and pass --extension dynamic-ntk --factor \(f) instead)")
+        }
         let act = try c.string("activation_function", "hidden_act") ?? "swiglu"
         let gated = ["swiglu", "geglu", "glu"].contains(act.lowercased())
         let theta = try ropeTheta(c, keys: ["rotary_emb_base"]) ?? 10_000
