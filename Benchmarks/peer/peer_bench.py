@@ -392,6 +392,40 @@ def run_peer(args, engine, tokens, batch, repeats, embedding, more=()):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def cpu_snapshot():
+    """Busy CPU seconds of the whole machine (/proc/stat), CPU seconds of our finished children, wall time."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    busy = (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return busy, ch.ru_utime + ch.ru_stime, time.monotonic()
+
+
+def other_cores(a, b):
+    """Average cores used by processes other than this benchmark's engines between two snapshots:
+    on a shared machine, the measure of how much a timing was disturbed (0 = quiet)."""
+    wall = max(b[2] - a[2], 1e-9)
+    return max(0.0, ((b[0] - a[0]) - (b[1] - a[1])) / wall)
+
+
+def wait_for_idle(max_wait, threshold=0.15, window=3.0):
+    """Waits (at most max_wait seconds) until other processes use under `threshold` cores over `window` s."""
+    deadline = time.monotonic() + max_wait
+    waited = False
+    while max_wait > 0:
+        a = cpu_snapshot()
+        time.sleep(window)
+        load = other_cores(a, cpu_snapshot())
+        if load < threshold:
+            break
+        if time.monotonic() > deadline:
+            print(f"  (still {load:.2f} cores busy elsewhere after {max_wait:.0f} s of waiting; running anyway)", flush=True)
+            break
+        if not waited:
+            print(f"  waiting for the machine to be idle ({load:.2f} cores busy elsewhere)", flush=True)
+            waited = True
+
+
 def parse_cases(text):
     cases = []
     for part in text.split(","):
@@ -457,8 +491,11 @@ def orchestrate(args):
                 run_peer(args, "onnx", tokens, batch, 1, os.path.join(tmp, "unused.npy"), ["--prepare-only"])
             for r in range(args.rounds):
                 round_t = {}
+                others = {}
                 for e in engines:
                     emb = os.path.join(tmp, f"{e}_{tokens}.npy") if r == 0 and not args.no_check else ""
+                    wait_for_idle(args.wait_idle)
+                    before = cpu_snapshot()
                     if e == "ours":
                         res = run_ours(args, tokens, batch, repeats, emb)
                     else:
@@ -467,6 +504,7 @@ def orchestrate(args):
                         if "class" in res:
                             extra[e] = (f"{res['version']}, transformers {res['class']} ({res['attention']}), "
                                         f"{res['tokens']} tokens, {res['modules']}", None)
+                    others[e] = other_cores(before, cpu_snapshot())
                     t = statistics.median(res["seconds"])
                     round_t[e] = t
                     times[e].append(t)
@@ -474,7 +512,9 @@ def orchestrate(args):
                 for e in ratios:
                     ratios[e].append(round_t[e] / round_t["ours"])
                 line = "  ".join(f"{e} {round_t[e]:.3f} s" for e in engines)
-                print(f"tokens {tokens:6d} x {batch:2d}  round {r + 1}: {line}", flush=True)
+                busy = ", ".join(f"{e} {others[e]:.2f}" for e in engines)
+                print(f"tokens {tokens:6d} x {batch:2d}  round {r + 1}: {line}   (other processes' CPU, cores: {busy})",
+                      flush=True)
             for e, (version, fused) in extra.items():
                 print(f"  {e} {version}" + (f", {fused} fused attention nodes" if fused is not None else ""), flush=True)
             if not args.no_check and "ours" in engines:
@@ -518,6 +558,8 @@ def main():
     run.add_argument("--threads", type=int, default=os.cpu_count())
     run.add_argument("--rounds", type=int, default=3)
     run.add_argument("--no-check", action="store_true", help="skip the embedding parity check")
+    run.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
+                     help="before each engine's run, wait up to SECONDS for other processes to leave the CPUs idle")
     run.add_argument("--cache", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".peer-cache"))
     w = sub.add_parser("worker")
     w.add_argument("--engine", choices=["torch", "onnx"], required=True)

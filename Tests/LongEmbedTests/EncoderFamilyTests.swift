@@ -88,6 +88,13 @@ struct FamilyCase: CustomTestStringConvertible, Sendable {
         try Model(directory: FamilyCase.folder(family).appendingPathComponent("model"))
     }
 
+    /// The case's model and an encoder running the case's method on `kernels`.
+    static func encoder(_ c: FamilyCase, _ kernels: KernelChoice) throws -> (Model, Encoder) {
+        let model = try Self.model(c.family)
+        let ext = try c.contextExtension(originalLength: model.trainedContext.tokens)
+        return (model, try Encoder(model: model, options: EncoderOptions(contextExtension: ext), kernels: kernels.kernels))
+    }
+
     @Test func everyFamilyHasFixtures() throws {
         for family in FamilyCase.families {
             let cases = try FamilyCase.load(family)
@@ -100,9 +107,7 @@ struct FamilyCase: CustomTestStringConvertible, Sendable {
     @Test(arguments: FamilyCase.all, KernelChoice.allCases)
     func lastHiddenStateMatchesTransformers(c: FamilyCase, kernels: KernelChoice) throws {
         guard let file = c.hiddenFile, c.appliesToGlobalLayersOnly else { return }
-        let model = try Self.model(c.family)
-        let ext = try c.contextExtension(originalLength: model.trainedContext.tokens)
-        let encoder = try Encoder(model: model, options: EncoderOptions(contextExtension: ext), kernels: kernels.kernels)
+        let (model, encoder) = try Self.encoder(c, kernels)
         let ours = try encoder.lastHiddenState(ids: c.ids)
         let golden = try TestSupport.loadNpy(FamilyCase.folder(c.family).appendingPathComponent(file))
         #expect(golden.shape == [c.ids.count, model.architecture.hiddenSize])
@@ -114,10 +119,7 @@ struct FamilyCase: CustomTestStringConvertible, Sendable {
     @Test(arguments: FamilyCase.all, KernelChoice.allCases)
     func sentenceEmbeddingMatchesSentenceTransformers(c: FamilyCase, kernels: KernelChoice) throws {
         guard let expected = c.embedding, c.appliesToGlobalLayersOnly else { return }
-        let model = try Self.model(c.family)
-        let ext = try c.contextExtension(originalLength: model.trainedContext.tokens)
-        let encoder = try Encoder(model: model, options: EncoderOptions(contextExtension: ext), kernels: kernels.kernels)
-        let ours = try encoder.embed(tokenIDs: [c.ids])[0]
+        let ours = try Self.encoder(c, kernels).1.embed(tokenIDs: [c.ids])[0]
         #expect(ours.count == expected.count)
         let diff = try TestSupport.maxAbsDiff(expected, ours)
         #expect(diff <= 1e-5, "max abs diff \(diff)")
