@@ -157,10 +157,21 @@ def family_tokenizer(model_dir, tokens):
     return tok
 
 
+def family_document(tok, tokens):
+    """FILLER repeated until the text holds at least `tokens` tokens (specials included) before
+    truncation. (Counting the tokens of one copy alone, as `document_text` and the Swift benchmark
+    do, can fall short: where a copy's trailing space merges into the next copy's first word, as in
+    byte-level BPE and SentencePiece, a copy takes one token fewer in the repeated text.)"""
+    per = max(1, len(tok.encode(FILLER, add_special_tokens=False).ids))
+    copies = tokens // per + 2
+    while len(tok.encode(FILLER * copies).ids) < tokens:  # tok truncates at `tokens` or not at all
+        copies += copies // 8 + 1
+    return FILLER * copies
+
+
 def family_document_ids(model_dir, tokens):
     tok = family_tokenizer(model_dir, tokens)
-    per = max(1, len(tok.encode(FILLER, add_special_tokens=False).ids))
-    return tok.encode(FILLER * (tokens // per + 2)).ids
+    return tok.encode(family_document(tok, tokens)).ids
 
 
 def build_family_model(model_dir, attention="sdpa"):
@@ -341,12 +352,17 @@ def run_ours(args, tokens, batch, repeats, embedding):
         raise RuntimeError(f"unexpected output from {' '.join(cmd)}:\n{out}")
     seconds = float(m.group(1))
     result = {"engine": "ours", "seconds": [seconds], "peak_rss_mib": float(m.group(2))}
+    n = re.search(r"^tokens\s+([0-9]+)\s+batch", out, re.M)
+    if n:
+        result["tokens"] = int(n.group(1))
     if embedding:
         # The same text through `longembed embed`, for the parity check.
         if args.family:
+            # The length our benchmark's document really had (it can fall short of `tokens`, see
+            # family_document); the torch worker is then given the same length.
+            tokens = result.get("tokens", tokens)
             tok = family_tokenizer(args.model, tokens)
-            per = max(1, len(tok.encode(FILLER, add_special_tokens=False).ids))
-            doc = FILLER * (tokens // per + 2)
+            doc = family_document(tok, tokens)
         else:
             from transformers import AutoTokenizer
             tokenizer = AutoTokenizer.from_pretrained(args.model)
@@ -486,35 +502,52 @@ def orchestrate(args):
             rss = {e: 0.0 for e in engines}
             ratios = {e: [] for e in engines if e != "ours"}
             extra = {}
+            ran = {}
             if "onnx" in engines:
                 # Export outside the timed rounds, so the worker's peak RSS is the session's own.
                 run_peer(args, "onnx", tokens, batch, 1, os.path.join(tmp, "unused.npy"), ["--prepare-only"])
-            for r in range(args.rounds):
+            r = attempts = 0
+            while r < args.rounds:
+                attempts += 1
                 round_t = {}
                 others = {}
                 for e in engines:
-                    emb = os.path.join(tmp, f"{e}_{tokens}.npy") if r == 0 and not args.no_check else ""
+                    want = os.path.join(tmp, f"{e}_{tokens}.npy")
+                    emb = want if not args.no_check and not os.path.exists(want) else ""
                     wait_for_idle(args.wait_idle)
                     before = cpu_snapshot()
                     if e == "ours":
                         res = run_ours(args, tokens, batch, repeats, emb)
                     else:
-                        res = run_peer(args, e, tokens, batch, repeats, emb or os.path.join(tmp, "unused.npy"))
+                        # Family folders: the peer runs the length our document really had (same ids).
+                        n = ran.get("ours", tokens) if args.family else tokens
+                        res = run_peer(args, e, n, batch, repeats, emb or os.path.join(tmp, "unused.npy"))
                         extra[e] = res.get("version", ""), res.get("fused_attention_nodes")
                         if "class" in res:
                             extra[e] = (f"{res['version']}, transformers {res['class']} ({res['attention']}), "
                                         f"{res['tokens']} tokens, {res['modules']}", None)
                     others[e] = other_cores(before, cpu_snapshot())
-                    t = statistics.median(res["seconds"])
-                    round_t[e] = t
-                    times[e].append(t)
+                    round_t[e] = statistics.median(res["seconds"])
+                    if "tokens" in res:
+                        ran[e] = res["tokens"]
                     rss[e] = max(rss[e], res["peak_rss_mib"])
-                for e in ratios:
-                    ratios[e].append(round_t[e] / round_t["ours"])
                 line = "  ".join(f"{e} {round_t[e]:.3f} s" for e in engines)
                 busy = ", ".join(f"{e} {others[e]:.2f}" for e in engines)
-                print(f"tokens {tokens:6d} x {batch:2d}  round {r + 1}: {line}   (other processes' CPU, cores: {busy})",
+                disturbed = args.max_other is not None and max(others.values()) > args.max_other
+                if disturbed and attempts < 3 * args.rounds:
+                    print(f"tokens {tokens:6d} x {batch:2d}  discarded: {line}   (other processes' CPU, cores: {busy} "
+                          f"> --max-other {args.max_other})", flush=True)
+                    continue
+                r += 1
+                for e in engines:
+                    times[e].append(round_t[e])
+                for e in ratios:
+                    ratios[e].append(round_t[e] / round_t["ours"])
+                print(f"tokens {tokens:6d} x {batch:2d}  round {r}: {line}   (other processes' CPU, cores: {busy})",
                       flush=True)
+            if ran and set(ran.values()) != {tokens}:
+                print(f"  NOTE: the synthetic document held fewer than the {tokens} tokens asked for: tokens per document "
+                      + ", ".join(f"{e} {n}" for e, n in ran.items()), flush=True)
             for e, (version, fused) in extra.items():
                 print(f"  {e} {version}" + (f", {fused} fused attention nodes" if fused is not None else ""), flush=True)
             if not args.no_check and "ours" in engines:
@@ -526,7 +559,7 @@ def orchestrate(args):
                     print(f"  parity vs {e}: cosine {cos:.7f}  max |diff| {diff:.2e}", flush=True)
                     if cos < 0.9999:
                         raise SystemExit(f"embeddings disagree with {e} at {tokens} tokens (cosine {cos})")
-            row = {"tokens": tokens, "batch": batch}
+            row = {"tokens": tokens, "batch": batch, "ran": sorted(set(ran.values()) - {tokens})}
             for e in engines:
                 row[e] = statistics.median(times[e])
                 row[e + "_rss"] = rss[e]
@@ -540,7 +573,8 @@ def orchestrate(args):
           + " | " + " | ".join(f"{e} peak RSS MiB" for e in engines) + " |")
     print("|" + "---|" * (1 + 2 * len(engines) + len(engines) - 1))
     for row in summary:
-        cells = [f"{row['tokens']} x {row['batch']}"]
+        ran = f" (ran {'/'.join(map(str, row['ran']))})" if row["ran"] else ""
+        cells = [f"{row['tokens']}{ran} x {row['batch']}"]
         cells += [f"{row[e]:.3f}" if e in row else "-" for e in engines]
         cells += [f"{row[e + '_ratio']:.2f}x" if e + "_ratio" in row else "-" for e in engines if e != "ours"]
         cells += [f"{row[e + '_rss']:.0f}" if e + "_rss" in row else "-" for e in engines]
@@ -560,6 +594,9 @@ def main():
     run.add_argument("--no-check", action="store_true", help="skip the embedding parity check")
     run.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
                      help="before each engine's run, wait up to SECONDS for other processes to leave the CPUs idle")
+    run.add_argument("--max-other", type=float, default=None, metavar="CORES",
+                     help="repeat a round in which other processes used more than CORES cores on average during "
+                          "some engine's run (at most 3 x --rounds attempts in all)")
     run.add_argument("--cache", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".peer-cache"))
     w = sub.add_parser("worker")
     w.add_argument("--engine", choices=["torch", "onnx"], required=True)

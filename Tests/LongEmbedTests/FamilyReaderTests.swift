@@ -70,6 +70,11 @@ import Testing
         (#"{"model_type": "new", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128, "vocab_size": 100, "rope_theta": "big"}"#, "rope_theta"),
         (#"{"model_type": "xlm-roberta", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128, "vocab_size": 100, "max_position_embeddings": 2, "pad_token_id": 1}"#, "offset"),
         (#"{"model_type": "t5", "d_model": 64}"#, "t5"),
+        (#"{"model_type": "gemma3_text", "use_bidirectional_attention": true, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 0, "intermediate_size": 128, "vocab_size": 100}"#, "key/value heads"),
+        (#"{"model_type": "gemma3_text", "use_bidirectional_attention": true, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "query_pre_attn_scalar": 0, "intermediate_size": 128, "vocab_size": 100}"#, "attention scale"),
+        (#"{"model_type": "gemma3_text", "use_bidirectional_attention": true, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "sliding_window": 0, "intermediate_size": 128, "vocab_size": 100}"#, "sliding_window"),
+        (#"{"model_type": "modernbert", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 4194304, "vocab_size": 100}"#, "intermediate size"),
+        (#"{"model_type": "bert", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 100, "layer_norm_eps": -1}"#, "epsilon"),
     ])
     func optionsTheDescriptionCannotExpressAreTypedErrors(config: String, mentions: String) throws {
         do {
