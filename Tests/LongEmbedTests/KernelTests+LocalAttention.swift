@@ -232,7 +232,7 @@ extension NativeKernelTests {
         let inputs = LocalAttentionInputs(c, seed: 1)
         let profiler = ProfilingKernels(wrapping: NativeKernels())
         #expect(try inputs.run(profiler, window: 3) == inputs.run(NativeKernels(), window: 3))
-        #expect(profiler.profile.first { $0.name == "attention, sliding |i-j| < 3" }?.flops == Double(4 * 44 * 8 * 2))
+        #expect(profiler.profile.first { $0.name == "attention, sliding w=3" }?.flops == Double(4 * 44 * 8 * 2))
         profiler.reset()
         _ = try inputs.run(profiler, window: 0)
         #expect(profiler.profile.first { $0.name == "attention, global" }?.flops == Double(4 * 100 * 8 * 2))
