@@ -47,8 +47,14 @@ public enum EncoderBenchmark {
     public static func document(tokens: Int, tokenizer: Tokenizer) -> [Int32] {
         let unit = SyntheticData.filler + " "
         let perFiller = max(1, tokenizer.encode(unit, addSpecialTokens: false).count)
-        let text = String(repeating: unit, count: tokens / perFiller + 2)
-        return tokenizer.encode(text, maxTokens: tokens)
+        // Copies can merge at their seams (byte-level BPE, SentencePiece), so a copy may take
+        // fewer tokens inside the text than alone: add copies until the text is long enough.
+        var copies = tokens / perFiller + 2
+        while true {
+            let ids = tokenizer.encode(String(repeating: unit, count: copies), maxTokens: tokens)
+            if ids.count >= tokens || copies > 2 * tokens { return ids }
+            copies += (tokens - ids.count) / perFiller + 1
+        }
     }
 
     /// Runs `repeats` timed calls (after one warm-up unless `repeats == 1`) of `batch` documents
@@ -56,8 +62,10 @@ public enum EncoderBenchmark {
     public static func run(tokens: Int, batch: Int, repeats: Int, profile: Bool,
                            makeEncoder: (any Kernels) throws -> Encoder) throws -> EncoderBenchmarkResult {
         // One encoder (one copy of the weights), so peak RSS is the model's own.
-        let profiler = ProfilingKernels(wrapping: DefaultKernels())
-        let encoder = try makeEncoder(profile ? profiler : DefaultKernels())
+        let plain = try makeEncoder(DefaultKernels())
+        let a = plain.architecture
+        let profiler = ProfilingKernels(wrapping: DefaultKernels(), qkvWidth: (a.heads + 2 * a.kvHeads) * a.headDim)
+        let encoder = profile ? try makeEncoder(profiler) : plain
         var ids: [Int32] = []
         let tokenizeSeconds = BenchmarkTimer.seconds { ids = document(tokens: tokens, tokenizer: encoder.tokenizer) }
         let docs = [[Int32]](repeating: ids, count: batch)
@@ -86,13 +94,14 @@ public enum EncoderBenchmark {
     /// A text table of a profile: time, % of total and GFLOP/s per operation.
     public static func formatProfile(_ rows: [OperationProfile]) -> String {
         let total = rows.reduce(0) { $0 + $1.seconds }
-        var out = "operation                     seconds      %   GFLOP/s  calls\n"
+        let width = max(28, rows.map(\.name.count).max() ?? 0)
+        var out = "operation".padding(toLength: width, withPad: " ", startingAt: 0) + "   seconds      %   GFLOP/s  calls\n"
         for r in rows {
-            let name = r.name.padding(toLength: 28, withPad: " ", startingAt: 0)
+            let name = r.name.padding(toLength: width, withPad: " ", startingAt: 0)
             let gf = r.gflops.map { String(format: "%9.1f", $0) } ?? "        -"
             out += String(format: "%@ %9.4f %6.1f %@ %6d\n", name, r.seconds, total > 0 ? 100 * r.seconds / total : 0, gf, r.calls)
         }
-        out += String(format: "%@ %9.4f  100.0\n", "total".padding(toLength: 28, withPad: " ", startingAt: 0), total)
+        out += String(format: "%@ %9.4f  100.0\n", "total".padding(toLength: width, withPad: " ", startingAt: 0), total)
         return out
     }
 }

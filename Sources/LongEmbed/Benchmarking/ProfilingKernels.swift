@@ -17,16 +17,19 @@ public struct OperationProfile: Sendable, Equatable {
 
 /// A ``Kernels`` decorator that times every call of the wrapped implementation by operation.
 ///
-/// Linear layers are told apart by their shape: `H -> 3H` is the fused QKV projection,
-/// `H -> H` the attention output projection, a widening one the FFN up GEMM and a narrowing
-/// one the FFN down GEMM.
+/// Linear layers are told apart by their shape: `H -> qkvWidth` (`3H` unless given; grouped
+/// query attention makes it `(heads + 2 kvHeads) d`) is the fused QKV projection, `H -> H` the
+/// attention output projection, a widening one the FFN up GEMM and a narrowing one the FFN down
+/// GEMM.
 public final class ProfilingKernels: Kernels {
     private let base: any Kernels
+    private let qkvWidth: Int?
     private let table = Mutex<[String: OperationProfile]>([:])
 
-    /// Wraps `base`.
-    public init(wrapping base: any Kernels) {
+    /// Wraps `base`; `qkvWidth` is the output width of the model's fused QKV projection.
+    public init(wrapping base: any Kernels, qkvWidth: Int? = nil) {
         self.base = base
+        self.qkvWidth = qkvWidth
     }
 
     /// Every operation seen so far, most expensive first.
@@ -85,7 +88,7 @@ public final class ProfilingKernels: Kernels {
     public func linear(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                        bias: UnsafePointer<Float>?, rows: Int, inFeatures: Int, outFeatures: Int) throws(KernelError) {
         let name: String
-        if outFeatures == 3 * inFeatures { name = "QKV GEMM" }
+        if outFeatures == (qkvWidth ?? 3 * inFeatures) { name = "QKV GEMM" }
         else if outFeatures == inFeatures { name = "attention output GEMM" }
         else if outFeatures > inFeatures { name = "FFN up GEMM" }
         else { name = "FFN down GEMM" }
