@@ -94,6 +94,27 @@ import LongEmbed
         #expect(try TestSupport.maxAbsDiff(expected, pcw) <= 1e-6)
     }
 
+    /// sentence-transformers modules are run as listed or refused by name: an unknown module, a
+    /// Dense module whose sizes do not chain, a module out of order.
+    @Test(arguments: [
+        ("modules.json", #"[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}, {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}, {"idx": 2, "name": "2", "path": "2_LayerNorm", "type": "sentence_transformers.models.LayerNorm"}]"#, "LayerNorm"),
+        ("modules.json", #"[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}, {"idx": 1, "name": "1", "path": "4_Normalize", "type": "sentence_transformers.models.Normalize"}, {"idx": 2, "name": "2", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]"#, "out of order"),
+        ("modules.json", #"[{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}, {"idx": 1, "name": "1", "path": "../outside", "type": "sentence_transformers.models.Dense"}]"#, "leaves the model folder"),
+        ("3_Dense/config.json", #"{"in_features": 64, "out_features": 32, "bias": false, "activation_function": "torch.nn.modules.linear.Identity"}"#, "does not match"),
+        ("2_Dense/config.json", #"{"in_features": 32, "out_features": 128, "bias": false, "activation_function": "torch.nn.modules.activation.Softmax"}"#, "Softmax"),
+    ])
+    func badSentenceTransformersModulesAreTypedErrors(file: String, contents: String, mentions: String) throws {
+        let dir = try TestSupport.copyFixtureModel(FamilyCase.folder("gemma3-bidirectional").appendingPathComponent("model"))
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data(contents.utf8).write(to: dir.appendingPathComponent(file))
+        do {
+            _ = try Model(directory: dir)
+            Issue.record("accepted \(file) mentioning \(mentions)")
+        } catch {
+            #expect("\(error)".contains(mentions), "\(error)")
+        }
+    }
+
     @Test(arguments: FamilyCase.families)
     func embedEvalAndModelsRunOnEveryFamily(family: String) throws {
         let folder = FamilyCase.folder(family).appendingPathComponent("model").path

@@ -38,8 +38,8 @@ public final class Model: Sendable {
             tokenizer = try Tokenizer.load(directory: directory)
             try tokenizer.validate(vocabSize: architecture.vocabSize)
             sentenceTransformers = try SentenceTransformersConfig.load(directory: directory)
-            if let last = sentenceTransformers?.dense.first, last.inFeatures != architecture.hiddenSize {
-                throw ModelError.invalidConfig(path: directory.path, reason: "the first Dense module takes \(last.inFeatures) features, the model outputs \(architecture.hiddenSize)")
+            if let first = sentenceTransformers?.dense.first, first.inFeatures != architecture.hiddenSize {
+                throw ModelError.invalidConfig(path: directory.path, reason: "the first Dense module takes \(first.inFeatures) features, the model outputs \(architecture.hiddenSize)")
             }
             let store = try WeightStore(directory: directory)
             contentFiles = store.fileURLs + Self.configFiles(directory)
