@@ -30,16 +30,7 @@ extension Encoder {
             }
         }
         guard let norm = weights.embeddingNorm else { return }
-        do {
-            switch a.norm {
-            case .layerNorm:
-                try kernels.layerNorm(y: x.pointer, x: x.constPointer, gamma: norm.gamma.constPointer,
-                                      beta: norm.beta?.constPointer, rows: t, cols: h, eps: Float(a.normEps))
-            case .rmsNorm(let addOne):
-                try kernels.rmsNorm(y: x.pointer, x: x.constPointer, weight: norm.gamma.constPointer, rows: t, cols: h,
-                                    eps: Float(a.normEps), addOne: addOne)
-            }
-        } catch { throw .kernel(error) }
+        do { try applyNorm(y: x.pointer, x: x.constPointer, norm, rows: t) } catch { throw .kernel(error) }
     }
 
     /// Adds the position-table row at `coordinate` (after the family's offset) to `row`.

@@ -46,7 +46,7 @@ extension Encoder {
         do {
             if a.placement != .post { try normalize(into: ws.normed, ws.x, layers.first?.attentionNorm, rows: total) }
             for (li, layer) in layers.enumerated() {
-                try attentionBlock(li, layer, plans, ws, local)
+                try attentionBlock(li, layer, plans, ws, local, rows: total)
                 let next = li + 1 < layers.count ? layers[li + 1].attentionNorm : model.weights.finalNorm
                 try feedForwardBlock(layer, ws, rows: total, nextNorm: next)
                 observe?(li + 1, ws.x.constPointer, total * h)
@@ -70,7 +70,8 @@ extension Encoder {
         try applyNorm(y: y.pointer, x: x.constPointer, norm, rows: rows)
     }
 
-    private func applyNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, _ norm: NormWeights, rows: Int) throws(KernelError) {
+    /// `y = norm(x)` over `rows` rows of the hidden size, with the architecture's norm kind.
+    func applyNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, _ norm: NormWeights, rows: Int) throws(KernelError) {
         let a = architecture, eps = Float(a.normEps)
         switch a.norm {
         case .layerNorm:
@@ -100,10 +101,9 @@ extension Encoder {
     /// QKV projection, q/k norms, RoPE and attention per sequence, output projection and the
     /// placement's residual epilogue.
     private func attentionBlock(_ li: Int, _ layer: LayerWeights, _ plans: [SequencePlan], _ ws: Workspace,
-                                _ local: LocalRotation) throws(KernelError) {
+                                _ local: LocalRotation, rows total: Int) throws(KernelError) {
         let a = architecture, h = a.hiddenSize, d = a.headDim
         let qDim = a.heads * d, row = (a.heads + 2 * a.kvHeads) * d
-        let total = plans.reduce(0) { $0 + $1.ids.count }
         let input = a.placement == .post ? ws.x.constPointer : ws.normed.constPointer
         try kernels.linear(y: ws.qkv.pointer, x: input, weight: layer.qkv.constPointer, bias: layer.qkvBias?.constPointer,
                            rows: total, inFeatures: h, outFeatures: row)
@@ -127,9 +127,8 @@ extension Encoder {
         case .post:
             guard let norm = layer.attentionNorm else { throw .nullPointer(operation: "attention norm") }
             try postNorm(ws, bias: layer.outputBias, norm, rows: total)
-        case .pre:
-            try residualEpilogue(ws, bias: layer.outputBias, next: layer.ffnNorm, rows: total)
-        case .sandwich:
+        case .pre, .sandwich:
+            // Sandwich layers (Gemma) normalize the sub-layer output first; pre-norm layers have no such norm.
             if let post = layer.postAttentionNorm { try applyNorm(y: ws.scratch.pointer, x: ws.scratch.constPointer, post, rows: total) }
             try residualEpilogue(ws, bias: layer.outputBias, next: layer.ffnNorm, rows: total)
         }
@@ -169,9 +168,7 @@ extension Encoder {
         switch a.placement {
         case .post:
             try postNorm(ws, bias: layer.ffnOutBias, layer.ffnNorm, rows: rows)
-        case .pre:
-            try residualEpilogue(ws, bias: layer.ffnOutBias, next: nextNorm, rows: rows)
-        case .sandwich:
+        case .pre, .sandwich:
             if let post = layer.postFFNNorm { try applyNorm(y: ws.scratch.pointer, x: ws.scratch.constPointer, post, rows: rows) }
             try residualEpilogue(ws, bias: layer.ffnOutBias, next: nextNorm, rows: rows)
         }

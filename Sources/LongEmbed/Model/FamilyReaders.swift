@@ -15,6 +15,13 @@ enum FamilyReaders {
         }
     }
 
+    /// The hidden size must split evenly into the heads (families whose head dim follows from it).
+    static func checkHeads(_ h: Int, _ heads: Int, _ c: ConfigFile, names: (String, String)) throws(ModelError) {
+        guard heads > 0, h % heads == 0 else {
+            throw .invalidConfig(path: c.path, reason: "\(names.0) \(h) is not a multiple of \(names.1) \(heads)")
+        }
+    }
+
     /// Every layer global.
     static func allGlobal(_ n: Int) -> [LayerKind] { [LayerKind](repeating: .global, count: max(n, 0)) }
 
@@ -69,9 +76,7 @@ enum FamilyReaders {
     static func bertLike(_ c: ConfigFile, family: ModelFamily, offset: Int) throws(ModelError) -> ArchitectureDescription {
         let h = try c.requiredInt("hidden_size"), heads = try c.requiredInt("num_attention_heads")
         let layers = try c.requiredInt("num_hidden_layers")
-        guard heads > 0, h % heads == 0 else {
-            throw .invalidConfig(path: c.path, reason: "hidden_size \(h) is not a multiple of num_attention_heads \(heads)")
-        }
+        try checkHeads(h, heads, c, names: ("hidden_size", "num_attention_heads"))
         let rows = try c.int("max_position_embeddings") ?? 512
         return ArchitectureDescription(
             family: family, modelType: try c.string("model_type") ?? family.rawValue, hiddenSize: h, layerCount: layers,
@@ -91,7 +96,7 @@ enum FamilyReaders {
     static func nomicBert(_ c: ConfigFile) throws(ModelError) -> ArchitectureDescription {
         let h = try c.requiredInt("n_embd", "hidden_size"), heads = try c.requiredInt("n_head", "num_attention_heads")
         let layers = try c.requiredInt("n_layer", "num_hidden_layers")
-        guard heads > 0, h % heads == 0 else { throw .invalidConfig(path: c.path, reason: "n_embd \(h) is not a multiple of n_head \(heads)") }
+        try checkHeads(h, heads, c, names: ("n_embd", "n_head"))
         if let f = try c.double("rotary_emb_fraction"), f != 1 { throw c.unsupported("NomicBERT with rotary_emb_fraction \(f)") }
         if try c.bool("prenorm") == true { throw c.unsupported("NomicBERT with prenorm true") }
         if try c.bool("use_rms_norm") == true { throw c.unsupported("NomicBERT with use_rms_norm true") }
@@ -150,7 +155,7 @@ enum FamilyReaders {
     static func modernBert(_ c: ConfigFile) throws(ModelError) -> ArchitectureDescription {
         let h = try c.requiredInt("hidden_size"), heads = try c.requiredInt("num_attention_heads")
         let layers = try c.requiredInt("num_hidden_layers")
-        guard heads > 0, h % heads == 0 else { throw .invalidConfig(path: c.path, reason: "hidden_size \(h) is not a multiple of num_attention_heads \(heads)") }
+        try checkHeads(h, heads, c, names: ("hidden_size", "num_attention_heads"))
         if try c.bool("norm_bias") == true { throw c.unsupported("ModernBERT with norm_bias true") }
         for key in ["attention_bias", "mlp_bias"] where try c.bool(key) == true { throw c.unsupported("ModernBERT with \(key) true") }
         let local = try c.int("local_attention") ?? 128
