@@ -18,7 +18,10 @@
       time (and finishes the AVX2 P V columns past the last multiple of 16).
    With a sliding window |i - j| < w, a query tile visits only the key tiles that meet its
    band, and a strip only those that meet the strip's band; the softmax masks each row to its
-   keys [lo, hi) of the tile (ck_band), so the cost is O(L w), not O(L^2).
+   keys [lo, hi) of the tile (ck_band), so the cost is O(L w), not O(L^2). Causal attention
+   (decoders: keys j <= i, and i - j < w with a window) is the same band cut at the diagonal:
+   tiles above it are never visited, the diagonal tile is masked row by row, so the work is
+   half of the bidirectional kernel's.
    Memory: O(L * d) per head for the packed copies, O(BQ * d) per thread: never L x L. */
 #include "CKernels.h"
 #include "ck_internal.h"
@@ -143,16 +146,18 @@ typedef struct {
     int64_t j0;   /* key index of the tile's first key */
     int64_t w;    /* band half-width, 0 for none */
     int nk;       /* keys present in the tile */
+    int causal;   /* keys j <= i only (decoders: Vaswani et al. 2017's masked self-attention) */
 } ck_band;
 
 static inline int ck_clamp_key(int64_t x, int nk) { return x < 0 ? 0 : (x > nk ? nk : (int)x); }
 
-/* Keys [lo, hi) of the tile for strip row r (empty when lo >= hi). */
+/* Keys [lo, hi) of the tile for strip row r (empty when lo >= hi): j > i - w with a window,
+   j <= i when causal, j < i + w with a bidirectional window. */
 static inline void ck_band_row(const ck_band *b, int r, int *lo, int *hi) {
-    if (b->w <= 0) { *lo = 0; *hi = b->nk; return; }
+    if (b->w <= 0 && !b->causal) { *lo = 0; *hi = b->nk; return; }
     const int64_t i = b->i0 + r;
-    *lo = ck_clamp_key(i - b->w + 1 - b->j0, b->nk);
-    *hi = ck_clamp_key(i + b->w - b->j0, b->nk);
+    *lo = b->w > 0 ? ck_clamp_key(i - b->w + 1 - b->j0, b->nk) : 0;
+    *hi = b->causal ? ck_clamp_key(i + 1 - b->j0, b->nk) : (b->w > 0 ? ck_clamp_key(i + b->w - b->j0, b->nk) : b->nk);
 }
 
 static void ck_strip_softmax_scalar(float *s, float *m, float *l, float *o, int nr, const ck_band *b, int d) {
@@ -452,7 +457,10 @@ static ck_attn_tile ck_attn_tile_init(const ck_attn_job *job, int64_t item, floa
     ck_attn_tile t;
     t.h = item / job->n_qtiles;
     t.hk = t.h / (p->n_heads / job->n_kv);   /* grouped-query attention (Ainslie et al. 2023, arXiv:2305.13245) */
-    t.i0 = (item % job->n_qtiles) * CK_BQ;
+    /* Causal: the last query tiles see the most keys, so each head's tiles go out last-first
+       and the lightest items end the run (the counter then balances the threads better). */
+    const int64_t qt = item % job->n_qtiles;
+    t.i0 = (p->causal ? job->n_qtiles - 1 - qt : qt) * CK_BQ;
     t.nr = (int)((p->n_queries - t.i0) < CK_BQ ? (p->n_queries - t.i0) : CK_BQ);
     t.qs = scratch;
     t.s = t.qs + (size_t)job->n_sets * CK_BQ * d;
@@ -482,7 +490,9 @@ static float *ck_attn_strip_scores(const ck_attn_job *job, const ck_attn_tile *t
     const int d = job->p->head_dim;
     const int64_t ia = t->i0 + r0, j0 = kt_index * CK_BK;
     const size_t kt_tile = (size_t)d * CK_BK;
+    const int causal = job->p->causal != 0;
     unsigned sets = job->se_window < 0 ? 1u : ck_selfextend_sets(ia, ia + ns, j0, j0 + nk, job->se_window);
+    if (causal) sets &= ~(1u << CK_SET_UPPER);   /* causal SelfExtend has no j > i pairs */
     float *st = NULL;
     for (int set = 0; set < job->n_sets; set++) {
         if (!(sets & (1u << set))) continue;
@@ -500,6 +510,7 @@ static float *ck_attn_strip_scores(const ck_attn_job *job, const ck_attn_tile *t
         for (int r = 0; r < ns; r++)
             for (int jj = 0; jj < nk; jj++) {
                 int64_t i = ia + r, j = j0 + jj, dist = i > j ? i - j : j - i;
+                if (causal && j > i) continue;   /* masked by the band */
                 int set = dist < w ? CK_SET_NORMAL : (j <= i ? CK_SET_LOWER : CK_SET_UPPER);
                 st[r * CK_BK + jj] = t->s[((size_t)set * CK_SR + r) * CK_BK + jj];
             }
@@ -511,10 +522,12 @@ static float *ck_attn_strip_scores(const ck_attn_job *job, const ck_attn_tile *t
    a sliding window, else only the tiles that meet the band |i - j| < w, so that local
    attention costs O(L w), not O(L^2). Empty (kt1 <= kt0) when no valid key is in the band. */
 static void ck_key_tiles(const ck_attn_job *job, int64_t i0, int64_t i1, int64_t *kt0, int64_t *kt1) {
-    const int64_t w = job->p->window;
-    if (w <= 0) { *kt0 = 0; *kt1 = job->n_ktiles; return; }
-    const int64_t jlo = i0 - w + 1 > 0 ? i0 - w + 1 : 0;
-    const int64_t jhi = i1 + w - 1 < job->p->n_valid ? i1 + w - 1 : job->p->n_valid;   /* keys [jlo, jhi) */
+    const int64_t w = job->p->window, n = job->p->n_valid;
+    const int causal = job->p->causal != 0;
+    if (w <= 0 && !causal) { *kt0 = 0; *kt1 = job->n_ktiles; return; }
+    const int64_t jlo = w > 0 && i0 - w + 1 > 0 ? i0 - w + 1 : 0;
+    const int64_t end = causal ? i1 : i1 + w - 1;   /* one past the last key a row of [i0, i1) may see */
+    const int64_t jhi = end < n ? end : n;          /* keys [jlo, jhi) */
     if (jhi <= jlo) { *kt0 = *kt1 = 0; return; }
     *kt0 = jlo / CK_BK;
     *kt1 = (jhi + CK_BK - 1) / CK_BK;
@@ -524,7 +537,8 @@ static void ck_key_tiles(const ck_attn_job *job, int64_t i0, int64_t i1, int64_t
 static void ck_attn_strip_step(const ck_attn_job *job, ck_attn_tile *t, int64_t kt, int r0, int ns, int nk,
                                ck_isa isa) {
     const int d = job->p->head_dim;
-    const ck_band band = { .i0 = t->i0 + r0, .j0 = kt * CK_BK, .w = job->p->window, .nk = nk };
+    const ck_band band = { .i0 = t->i0 + r0, .j0 = kt * CK_BK, .w = job->p->window, .nk = nk,
+                           .causal = job->p->causal != 0 };
     const float *vt = job->vp + ((size_t)t->hk * job->n_ktiles + kt) * (size_t)CK_BK * d;
     float *st = ck_attn_strip_scores(job, t, kt, r0, ns, nk, isa);
     float *os = t->o + (size_t)r0 * d;
@@ -644,7 +658,8 @@ static ck_status ck_attention_check(const ck_attention_params *p) {
     if (p->q_stride < row || p->k_stride < kv_row || p->v_stride < kv_row || p->out_stride < row)
         return CK_ERR_INVALID_SHAPE;
     if (!isfinite(p->scale) || p->window < 0) return CK_ERR_INVALID_VALUE;
-    if (p->window > 0 && p->n_queries != p->n_keys) return CK_ERR_INVALID_SHAPE;
+    if ((p->window > 0 || p->causal) && p->n_queries != p->n_keys) return CK_ERR_INVALID_SHAPE;
+    if (p->causal != 0 && p->causal != 1) return CK_ERR_INVALID_VALUE;
     return CK_OK;
 }
 
@@ -661,11 +676,13 @@ ck_status ck_selfextend_attention_f32(const ck_attention_params *p, int64_t wind
                                       const ck_selfextend_inputs *in, const float *v, float *out) {
     ck_status s = ck_attention_check(p);
     if (s != CK_OK) return s;
-    if (!in || !v || !out || !in->q || !in->k || !in->q_lower || !in->k_lower || !in->q_upper || !in->k_upper)
+    if (!in || !v || !out || !in->q || !in->k || !in->q_lower || !in->k_lower)
         return CK_ERR_NULL_POINTER;
+    if (!p->causal && (!in->q_upper || !in->k_upper)) return CK_ERR_NULL_POINTER;
     if (p->n_queries != p->n_keys) return CK_ERR_INVALID_SHAPE;
     if (window < 0) return CK_ERR_INVALID_VALUE;
-    ck_attn_job job = { .p = p, .n_sets = 3,
+    /* Causal SelfExtend (Jin et al. 2024's decoder form) only ever reads the normal and lower sets. */
+    ck_attn_job job = { .p = p, .n_sets = p->causal ? 2 : 3,
                         .q = { in->q, in->q_lower, in->q_upper }, .k = { in->k, in->k_lower, in->k_upper },
                         .v = v, .out = out, .se_window = window };
     return ck_attention_run(&job);

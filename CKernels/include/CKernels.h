@@ -15,7 +15,8 @@
  *   - AVX2+FMA: exp, RoPE (rotate-half layout; grouped k), LayerNorm (optional beta) and its
  *               bias + residual form, RMSNorm (rows, per-head q/k norm, residual + norm
  *               epilogue), bias + activation and the gated GLU product (exact GELU, tanh GELU,
- *               SiLU), attention and SelfExtend attention (grouped-query heads, sliding window);
+ *               SiLU), attention and SelfExtend attention (grouped-query heads, sliding window,
+ *               bidirectional or causal);
  *   - AVX-512:  attention and SelfExtend attention (12 x 32 micro-kernels, 16-lane exp2); the
  *               other kernels take their AVX2+FMA path on AVX-512 CPUs.
  * The row-wise layer ops and the attention work items run over an OpenMP team when built with
@@ -140,7 +141,7 @@ ck_status ck_rope_qk_gqa_f32(float *q, int64_t q_stride, float *k, int64_t k_str
 /* Rabe & Staats 2021, arXiv:2112.05682)                                                    */
 /* ---------------------------------------------------------------------------------------- */
 
-/* Zero-initialized new fields (n_kv_heads, window) give multi-head global attention. */
+/* Zero-initialized new fields (n_kv_heads, window, causal) give bidirectional multi-head global attention. */
 typedef struct ck_attention_params {
     int64_t n_queries;  /* query rows (>= 1) */
     int64_t n_keys;     /* key/value rows present in k and v (>= 1) */
@@ -159,11 +160,18 @@ typedef struct ck_attention_params {
     int n_kv_heads;
     /* Sliding-window (local) attention, bidirectional: 0 = global; w > 0: query i attends only
        to keys j with |i - j| < w (ModernBERT's local layers use w = local_window / 2 + 1).
-       Requires n_queries == n_keys. Key tiles outside the band are skipped (cost O(L w)). */
+       Requires n_queries == n_keys. Key tiles outside the band are skipped (cost O(L w)).
+       With causal = 1 the window is one-sided: query i attends to keys i - w < j <= i
+       (Mistral's and Gemma 3's causal sliding window: Beltagy et al. 2020, arXiv:2004.05150). */
     int64_t window;
+    /* 0: bidirectional (encoders). 1: causal (decoders; Vaswani et al. 2017, arXiv:1706.03762):
+       query i attends only to keys j <= i. Requires n_queries == n_keys. Key tiles above the
+       diagonal are never visited and the diagonal tile is masked, so the work is about half of
+       the bidirectional kernel's. Any other value is CK_ERR_INVALID_VALUE. */
+    int causal;
 } ck_attention_params;
 
-/* Bidirectional softmax(scale * Q K^T) V for one sequence, all heads:
+/* softmax(scale * Q K^T) V for one sequence, all heads, bidirectional or causal (p->causal):
  *   q: [n_queries, q_stride], k: [n_keys, k_stride], v: [n_keys, v_stride],
  *   out: [n_queries, out_stride] (heads*head_dim written per row; must not alias q, k or v).
  * Tiled over queries and keys with an online softmax: memory O(L * d), never an L x L buffer.
@@ -179,7 +187,10 @@ ck_status ck_attention_f32(const ck_attention_params *p, const float *q, const f
  *   q_upper, k_upper: rotated with grouped positions for j > i (used where |i - j| >= window, j > i)
  * Grouped positions follow LongEmbed's official bidirectional code (Zhu et al. 2024,
  * arXiv:2404.12096): lower: query floor(i/g) + shift, key floor(j/g); upper: query floor(i/g),
- * key floor(j/g) + shift; shift = w - floor(w/g). */
+ * key floor(j/g) + shift; shift = w - floor(w/g).
+ * Causal SelfExtend (p->causal = 1; the decoder form of Jin et al. 2024: grouped query
+ * floor(i/g) + shift, grouped key floor(j/g), neighbours i - j < w) reads only q/k and
+ * q_lower/k_lower; q_upper and k_upper may then be NULL. */
 typedef struct ck_selfextend_inputs {
     const float *q, *k;
     const float *q_lower, *k_lower;
@@ -189,7 +200,8 @@ typedef struct ck_selfextend_inputs {
 /* SelfExtend attention: scores with the normal pair where |i - j| < window, with the grouped
  * pairs elsewhere, merged before the softmax inside the same online-softmax pass; only tiles
  * that straddle |i - j| = window compute both score sets. window >= 0 (0: grouped everywhere).
- * Shapes as ck_attention_f32 (requires n_queries == n_keys: one sequence attending to itself);
+ * Shapes as ck_attention_f32 (requires n_queries == n_keys: one sequence attending to itself;
+ * p->causal selects the decoder form, which computes the lower set only below the diagonal);
  * p->n_kv_heads applies to all three k views, and p->window (the sliding window, distinct from
  * the SelfExtend neighbour window) excludes the pairs with |i - j| >= p->window first. */
 ck_status ck_selfextend_attention_f32(const ck_attention_params *p, int64_t window,

@@ -40,13 +40,14 @@ struct LocalAttentionInputs {
         }
     }
 
-    func shape(window: Int) -> AttentionShape {
+    func shape(window: Int, causal: Bool = false) -> AttentionShape {
         AttentionShape(queries: c.length, keys: c.length, validKeys: c.valid, heads: c.heads, headDim: c.headDim,
-                       kvHeads: c.kvHeads, window: window, qStride: qStride, kStride: kvStride, vStride: kvStride)
+                       kvHeads: c.kvHeads, window: window, causal: causal, qStride: qStride, kStride: kvStride,
+                       vStride: kvStride)
     }
 
-    func run(_ kernels: any AttentionKernels, window: Int) throws -> [Float] {
-        let shape = shape(window: window)
+    func run(_ kernels: any AttentionKernels, window: Int, causal: Bool = false) throws -> [Float] {
+        let shape = shape(window: window, causal: causal)
         var out = [Float](repeating: .nan, count: c.length * shape.outStride)
         try q.withUnsafeBufferPointer { qp in
             try k.withUnsafeBufferPointer { kp in

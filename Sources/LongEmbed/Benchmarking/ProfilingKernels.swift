@@ -71,7 +71,8 @@ public final class ProfilingKernels: Kernels {
                           v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) throws(KernelError) {
         let flops = 4 * Double(shape.attendedPairs) * Double(shape.headDim * shape.heads)
         // Global and sliding-window layers apart: a local layer costs what its window implies.
-        let name = shape.window > 0 ? "attention, sliding w=\(shape.window)" : "attention, global"
+        let span = shape.window > 0 ? "attention, sliding w=\(shape.window)" : "attention, global"
+        let name = shape.causal ? span + ", causal" : span
         try timed(name, flops: flops) { () throws(KernelError) in
             try base.attention(shape: shape, q: q, k: k, v: v, out: out)
         }

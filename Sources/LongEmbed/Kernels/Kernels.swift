@@ -92,6 +92,10 @@ public struct AttentionShape: Sendable, Equatable {
     /// query `i` attend only to keys `j` with `|i - j| < w` (requires `queries == keys`). The
     /// native kernel skips key tiles outside the band, so the cost is `O(L w)`.
     public var window: Int
+    /// Causal (decoder) attention: query `i` attends only to keys `j <= i`, and with a
+    /// ``window`` only to `i - window < j <= i` (requires `queries == keys`). The native kernel
+    /// never visits the key tiles above the diagonal, so it does about half the work.
+    public var causal: Bool
     public var qStride: Int
     public var kStride: Int
     public var vStride: Int
@@ -102,11 +106,12 @@ public struct AttentionShape: Sendable, Equatable {
     /// - Parameters:
     ///   - kvHeads: key/value heads; `nil` means `heads` (multi-head attention).
     ///   - window: `0` for global attention, else the sliding window (`|i - j| < window`).
+    ///   - causal: decoder attention (`j <= i`).
     ///   - qStride, outStride: default to `heads * headDim`.
     ///   - kStride, vStride: default to `kvHeads * headDim`.
     ///   - scale: defaults to `1 / sqrt(headDim)`.
     public init(queries: Int, keys: Int, validKeys: Int? = nil, heads: Int, headDim: Int,
-                kvHeads: Int? = nil, window: Int = 0,
+                kvHeads: Int? = nil, window: Int = 0, causal: Bool = false,
                 qStride: Int? = nil, kStride: Int? = nil, vStride: Int? = nil,
                 outStride: Int? = nil, scale: Float? = nil) {
         self.queries = queries
@@ -116,6 +121,7 @@ public struct AttentionShape: Sendable, Equatable {
         self.headDim = headDim
         self.kvHeads = kvHeads ?? heads
         self.window = window
+        self.causal = causal
         let row = heads * headDim, kvRow = self.kvHeads * headDim
         self.qStride = qStride ?? row
         self.kStride = kStride ?? kvRow
@@ -126,13 +132,21 @@ public struct AttentionShape: Sendable, Equatable {
 }
 
 extension AttentionShape {
-    /// Query-key pairs that take part, per head: `queries * validKeys` for global attention,
-    /// the band `|i - j| < window` within the valid keys otherwise. FLOP counts use it.
-    var attendedPairs: Int {
-        guard window > 0 else { return queries * validKeys }
+    /// Query-key pairs that take part, per head: `queries * validKeys` for bidirectional global
+    /// attention, else the keys ``keyRange(query:)`` gives each query. FLOP counts use it.
+    public var attendedPairs: Int {
+        guard window > 0 || causal else { return queries * validKeys }
         var pairs = 0
-        for i in 0..<queries { pairs += max(0, min(validKeys, i + window) - max(0, i - window + 1)) }
+        for i in 0..<queries { pairs += keyRange(query: i).count }
         return pairs
+    }
+
+    /// The keys query `i` attends to: `j > i - window` with a window, `j <= i` when causal,
+    /// `j < i + window` with a bidirectional window, all within the valid keys.
+    public func keyRange(query i: Int) -> Range<Int> {
+        let lo = window > 0 ? min(max(0, i - window + 1), validKeys) : 0
+        let end = causal ? i + 1 : (window > 0 ? i + window : validKeys)
+        return lo..<max(lo, min(validKeys, end))
     }
 }
 
@@ -143,7 +157,8 @@ extension AttentionShape {
 /// - `qLower`, `kLower`: grouped positions for `j <= i` (query `i/g + shift`, key `j/g`), used
 ///   where `|i - j| >= window`.
 /// - `qUpper`, `kUpper`: grouped positions for `j > i` (query `i/g`, key `j/g + shift`), used
-///   where `|i - j| >= window`.
+///   where `|i - j| >= window`; causal attention has no such pairs and never reads them (pass
+///   the lower views).
 public struct SelfExtendInputs {
     public var q: UnsafePointer<Float>
     public var k: UnsafePointer<Float>
@@ -221,7 +236,9 @@ public protocol AttentionKernels: Sendable {
                    v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) throws(KernelError)
 
     /// SelfExtend attention: normal scores where `|i - j| < window`, grouped scores elsewhere,
-    /// merged before one softmax per row. Requires `shape.queries == shape.keys`.
+    /// merged before one softmax per row. Requires `shape.queries == shape.keys`. With
+    /// `shape.causal` it is the decoder form of [Jin et al. 2024](https://arxiv.org/abs/2401.01325):
+    /// only pairs `j <= i`, so `inputs.qUpper` and `inputs.kUpper` are never read.
     /// `shape.kvHeads` applies to every k view; a sliding window `shape.window > 0` (distinct
     /// from the SelfExtend neighbour `window`) first excludes the pairs with
     /// `|i - j| >= shape.window`.

@@ -22,7 +22,7 @@ extension AttentionShape {
                             n_heads: Int32(clamping: heads), head_dim: Int32(clamping: headDim),
                             q_stride: Int64(qStride), k_stride: Int64(kStride), v_stride: Int64(vStride),
                             out_stride: Int64(outStride), scale: scale, n_kv_heads: Int32(clamping: kvHeads),
-                            window: Int64(window))
+                            window: Int64(window), causal: causal ? 1 : 0)
     }
 }
 

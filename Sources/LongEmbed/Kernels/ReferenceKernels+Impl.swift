@@ -34,6 +34,9 @@ enum KernelChecks {
         if s.window > 0 && s.queries != s.keys {
             throw .invalidShape(operation: op, detail: "a sliding window needs queries == keys")
         }
+        if s.causal && s.queries != s.keys {
+            throw .invalidShape(operation: op, detail: "causal attention needs queries == keys")
+        }
     }
 }
 
@@ -93,8 +96,9 @@ extension ReferenceKernels: AttentionKernels {
     }
 
     /// One materialized score row per (head, query) in Double; `pick(i, j)` chooses the q/k pair.
-    /// Query head `h` reads key/value head `h / (heads / kvHeads)`; with a sliding window only
-    /// keys `|i - j| < window` take part, and a row left without keys is zero.
+    /// Query head `h` reads key/value head `h / (heads / kvHeads)`; only the keys of
+    /// ``AttentionShape/keyRange(query:)`` take part (window, causal), and a row left without
+    /// keys is zero.
     private func attend(_ s: AttentionShape, pick: (Int, Int) -> (UnsafePointer<Float>, UnsafePointer<Float>),
                         v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) throws(KernelError) {
         let d = s.headDim, group = s.heads / s.kvHeads
@@ -103,9 +107,7 @@ extension ReferenceKernels: AttentionKernels {
         for h in 0..<s.heads {
             let hk = h / group
             for i in 0..<s.queries {
-                // Keys j with |i - j| < window: max(0, i - window + 1) ..< min(validKeys, i + window).
-                let lo = s.window == 0 ? 0 : min(max(0, i - s.window + 1), s.validKeys)
-                let keys = lo..<(s.window == 0 ? s.validKeys : max(lo, min(s.validKeys, i + s.window)))
+                let keys = s.keyRange(query: i)
                 var m = -Double.infinity
                 for j in keys {
                     let (qb, kb) = pick(i, j)
