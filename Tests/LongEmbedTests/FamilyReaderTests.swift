@@ -57,7 +57,16 @@ import Testing
     }
 
     @Test(arguments: [
-        (#"{"model_type": "gemma3_text", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128, "vocab_size": 100}"#, "causal"),
+        (#"{"model_type": "gemma3_text", "attn_logit_softcapping": 50.0, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128, "vocab_size": 100}"#, "softcapping"),
+        (#"{"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 100, "rope_scaling": {"rope_type": "yarn", "factor": 4.0}}"#, "--extension yarn"),
+        (#"{"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 100, "rope_scaling": {"rope_type": "dynamic", "factor": 2.0}}"#, "--extension dynamic-ntk"),
+        (#"{"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 100, "rope_scaling": {"rope_type": "llama3", "factor": 8.0}}"#, "low_freq_factor"),
+        (#"{"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 100, "partial_rotary_factor": 0.5}"#, "partial_rotary_factor"),
+        (#"{"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 3, "intermediate_size": 128, "vocab_size": 100}"#, "num_attention_heads"),
+        (#"{"model_type": "mistral", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 3, "intermediate_size": 128, "vocab_size": 100}"#, "num_key_value_heads"),
+        (#"{"model_type": "mistral", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 100, "sliding_window": 0}"#, "sliding window"),
+        (#"{"model_type": "qwen2", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 100, "use_sliding_window": true}"#, "sliding_window is missing"),
+        (#"{"model_type": "qwen3", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 100, "hidden_act": "relu2"}"#, "relu2"),
         (#"{"model_type": "gemma3_text", "use_bidirectional_attention": true, "attn_logit_softcapping": 50.0, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128, "vocab_size": 100}"#, "softcapping"),
         (#"{"model_type": "gemma3_text", "use_bidirectional_attention": true, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 3, "intermediate_size": 128, "vocab_size": 100}"#, "num_key_value_heads"),
         (#"{"model_type": "modernbert", "norm_bias": true, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128, "vocab_size": 100}"#, "norm_bias"),
@@ -83,5 +92,51 @@ import Testing
         } catch let error as ModelError {
             #expect("\(error)".contains(mentions), "\(error)")
         }
+    }
+
+    // MARK: Decoders (architecture keys of the published config.json files)
+
+    @Test func qwen3Embedding06B() throws {
+        let a = try Self.read(#"{"architectures": ["Qwen3ForCausalLM"], "attention_bias": false, "head_dim": 128, "hidden_act": "silu", "hidden_size": 1024, "intermediate_size": 3072, "max_position_embeddings": 32768, "max_window_layers": 28, "model_type": "qwen3", "num_attention_heads": 16, "num_hidden_layers": 28, "num_key_value_heads": 8, "rms_norm_eps": 1e-06, "rope_scaling": null, "rope_theta": 1000000, "sliding_window": null, "tie_word_embeddings": true, "use_sliding_window": false, "vocab_size": 151669}"#)
+        #expect(a.family == .qwen3 && a.causal && a.family.isDecoder && a.qkNorm)
+        #expect(a.heads == 16 && a.kvHeads == 8 && a.headDim == 128)   // head_dim != hidden / heads
+        #expect(a.placement == .pre && a.norm == .rmsNorm(addOne: false) && a.finalNorm && !a.embeddingNorm)
+        #expect(a.feedForward == FeedForwardSpec(activation: .silu, gated: true) && a.biases == .noBias)
+        #expect(a.layerKinds.allSatisfy { $0 == .global } && a.rotary?.theta == 1_000_000)
+        #expect(abs(a.attentionScale - 1 / Double(128).squareRoot()) < 1e-15)
+    }
+
+    @Test func e5MistralHasASlidingWindowOnEveryLayer() throws {
+        let a = try Self.read(#"{"architectures": ["MistralModel"], "hidden_act": "silu", "hidden_size": 4096, "intermediate_size": 14336, "max_position_embeddings": 32768, "model_type": "mistral", "num_attention_heads": 32, "num_hidden_layers": 32, "num_key_value_heads": 8, "rms_norm_eps": 1e-05, "rope_theta": 10000.0, "sliding_window": 4096, "tie_word_embeddings": false, "vocab_size": 32000}"#)
+        #expect(a.family == .mistral && a.causal && a.kvHeads == 8 && a.headDim == 128)
+        #expect(a.layerKinds.count == 32 && a.layerKinds.allSatisfy { $0 == .sliding(window: 4096) })
+        #expect(!a.slidingLayersKeepTrainedRotation)
+    }
+
+    @Test func gteQwen2HasQKVBiasesOnly() throws {
+        let a = try Self.read(#"{"architectures": ["Qwen2ForCausalLM"], "hidden_act": "silu", "hidden_size": 1536, "intermediate_size": 8960, "max_position_embeddings": 131072, "max_window_layers": 21, "model_type": "qwen2", "num_attention_heads": 12, "num_hidden_layers": 28, "num_key_value_heads": 2, "rms_norm_eps": 1e-06, "rope_theta": 1000000.0, "sliding_window": 131072, "use_sliding_window": false, "vocab_size": 151646}"#)
+        #expect(a.family == .qwen2 && a.biases == BiasSpec(qkv: true, attentionOutput: false, ffnIn: false, ffnOut: false, norm: false))
+        #expect(a.layerKinds.allSatisfy { $0 == .global })   // use_sliding_window false
+        let w = try Self.read(#"{"model_type": "qwen2", "hidden_size": 64, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 100, "use_sliding_window": true, "sliding_window": 32, "max_window_layers": 2}"#)
+        #expect(w.layerKinds == [.global, .global, .sliding(window: 32), .sliding(window: 32)])
+    }
+
+    /// Llama 3.2 1B: the trained llama3 scaling, checked at the three bands of its rule.
+    @Test func llama32HasTheLlama3FrequencyScaling() throws {
+        let a = try Self.read(#"{"architectures": ["LlamaForCausalLM"], "attention_bias": false, "head_dim": 64, "hidden_act": "silu", "hidden_size": 2048, "intermediate_size": 8192, "max_position_embeddings": 131072, "mlp_bias": false, "model_type": "llama", "num_attention_heads": 32, "num_hidden_layers": 16, "num_key_value_heads": 8, "rms_norm_eps": 1e-05, "rope_scaling": {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0, "original_max_position_embeddings": 8192, "rope_type": "llama3"}, "rope_theta": 500000.0, "tie_word_embeddings": true, "vocab_size": 128256}"#)
+        let s = try #require(a.rotary?.llama3)
+        #expect(s == Llama3RoPEScaling(factor: 32, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalLength: 8192))
+        // wavelength 2 pi / f: < 2048 kept, > 8192 divided by 32, between: the smooth blend.
+        let inv: [Float] = [1, Float(2 * Double.pi / 4096), 1e-4]
+        let out = s.apply(inv)
+        #expect(out[0] == 1 && out[2] == Float(1e-4 / 32))
+        let smooth = (8192.0 / 4096 - 1) / 3
+        #expect(abs(Double(out[1]) - ((1 - smooth) * Double(inv[1]) / 32 + smooth * Double(inv[1]))) < 1e-9)
+    }
+
+    @Test func causalGemma3IsADecoderWithOneSidedWindows() throws {
+        let a = try Self.read(#"{"model_type": "gemma3_text", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 128, "vocab_size": 100, "sliding_window": 512, "layer_types": ["sliding_attention", "full_attention"]}"#)
+        #expect(a.family == .gemma3Causal && a.causal && a.layerKinds == [.sliding(window: 512), .global])
+        #expect(a.slidingLayersKeepTrainedRotation)
     }
 }

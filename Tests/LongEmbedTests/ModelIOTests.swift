@@ -215,7 +215,7 @@ enum SafeTensorsWriter {
     }
 
     @Test(arguments: [
-        (#"{"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 30522}"#, "LlamaForCausalLM"),
+        (#"{"model_type": "mamba", "architectures": ["MambaForCausalLM"], "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 30522}"#, "MambaForCausalLM"),
         (#"{"model_type": "bert", "position_embedding_type": "relative_key", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 30522}"#, "relative_key"),
         (#"{"model_type": "bert", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 5, "intermediate_size": 128, "vocab_size": 30522}"#, "multiple"),
         (#"{"model_type": "bert", "hidden_size": 64"#, "malformed"),

@@ -74,7 +74,7 @@ public final class Encoder: TextEmbedder {
         let a = model.architecture
         geometry = PositionGeometry(originalLength: model.trainedContext.tokens, positionTableSize: a.positionTableSize,
                                     headDim: a.headDim, ropeBase: a.rotary?.theta ?? 10_000,
-                                    frequencyFactor: a.rotary?.frequencyFactor ?? 1,
+                                    frequencyFactor: a.rotary?.frequencyFactor ?? 1, llama3: a.rotary?.llama3,
                                     prefixIDs: model.tokenizer.prefixIDs, suffixIDs: model.tokenizer.suffixIDs)
         try validateOptions()
     }

@@ -61,14 +61,16 @@ extension Encoder {
         let q = ws.qkv + tokenOffset * row, k = q + qDim, v = k + kvDim
         let out = ws.context + tokenOffset * qDim
         var shape = AttentionShape(queries: n, keys: n, heads: a.heads, headDim: d, kvHeads: a.kvHeads,
-                                   qStride: row, kStride: row, vStride: row, outStride: qDim,
+                                   causal: a.causal, qStride: row, kStride: row, vStride: row, outStride: qDim,
                                    scale: Float(a.attentionScale))
         let ropeShape = RoPEShape(tokens: n, heads: a.heads, headDim: d, kvHeads: a.kvHeads, qStride: row, kStride: row)
         if case .sliding(let window) = kind {
             shape.window = window
-            if a.usesRoPE { try rope(q, k, ropeShape, localPositions, localInverse) }
-            try kernels.attention(shape: shape, q: UnsafePointer(q), k: UnsafePointer(k), v: UnsafePointer(v), out: out)
-            return
+            if a.slidingLayersKeepTrainedRotation {
+                if a.usesRoPE { try rope(q, k, ropeShape, localPositions, localInverse) }
+                try kernels.attention(shape: shape, q: UnsafePointer(q), k: UnsafePointer(k), v: UnsafePointer(v), out: out)
+                return
+            }
         }
         shape.scale = Float(plan.attentionFactor * a.attentionScale)
         switch plan.positions {
@@ -86,17 +88,19 @@ extension Encoder {
 
     /// SelfExtend (LongEmbed Sec. 3.3, bidirectional form of Jin et al. 2024): six rotated views
     /// of q and k (normal, lower-triangle grouped, upper-triangle grouped), merged in one pass.
-    /// k views keep the model's key/value heads (grouped-query attention shares them).
+    /// k views keep the model's key/value heads (grouped-query attention shares them). Causal
+    /// models (Jin et al.'s decoder form) have no upper triangle: four views.
     private func attendSelfExtend(shape: AttentionShape, positions pos: SelfExtendPlanner.Positions,
                                   inverseFrequencies inv: [Float], qkv q: UnsafeMutablePointer<Float>,
                                   buffer: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>) throws(KernelError) {
         let n = shape.queries, d = shape.headDim
         let qDim = shape.heads * d, kvDim = shape.kvHeads * d, row = shape.qStride
-        let qViews = (0..<3).map { buffer + $0 * n * qDim }
-        let kViews = (0..<3).map { buffer + 3 * n * qDim + $0 * n * kvDim }
+        let views = shape.causal ? 2 : 3
+        let qViews = (0..<views).map { buffer + $0 * n * qDim }
+        let kViews = (0..<views).map { buffer + 3 * n * qDim + $0 * n * kvDim }
         for r in 0..<n {
             let src = q + r * row
-            for view in 0..<3 {
+            for view in 0..<views {
                 (qViews[view] + r * qDim).update(from: src, count: qDim)
                 (kViews[view] + r * kvDim).update(from: src + qDim, count: kvDim)
             }
@@ -105,16 +109,17 @@ extension Encoder {
                                           (pos.queryUpper, pos.keyUpper)]
         let qShape = RoPEShape(tokens: n, heads: shape.heads, headDim: d)
         let kShape = RoPEShape(tokens: n, heads: shape.kvHeads, headDim: d)
-        for (i, (qp, kp)) in sets.enumerated() {
+        for (i, (qp, kp)) in sets.prefix(views).enumerated() {
             try rope(qViews[i], nil, qShape, qp, inv)
             try rope(kViews[i], nil, kShape, kp, inv)
         }
+        let upper = views - 1   // the lower views stand in where there is no upper triangle
         var viewShape = shape
         viewShape.qStride = qDim
         viewShape.kStride = kvDim
         let inputs = SelfExtendInputs(q: UnsafePointer(qViews[0]), k: UnsafePointer(kViews[0]),
                                       qLower: UnsafePointer(qViews[1]), kLower: UnsafePointer(kViews[1]),
-                                      qUpper: UnsafePointer(qViews[2]), kUpper: UnsafePointer(kViews[2]))
+                                      qUpper: UnsafePointer(qViews[upper]), kUpper: UnsafePointer(kViews[upper]))
         try kernels.selfExtendAttention(shape: viewShape, window: pos.window, inputs: inputs,
                                         v: UnsafePointer(q + qDim + kvDim), out: out)
     }

@@ -185,7 +185,7 @@ struct LocalRotation {
     let inverse: [Float]
 
     init(plans: [SequencePlan], geometry g: PositionGeometry, architecture a: ArchitectureDescription) {
-        guard a.hasSlidingLayers, let r = a.rotary else {
+        guard a.hasSlidingLayers, a.slidingLayersKeepTrainedRotation, let r = a.rotary else {
             positions = plans.map { _ in [] }
             inverse = []
             return

@@ -18,6 +18,25 @@ public enum ModelFamily: String, Sendable, CaseIterable, Codable {
     case modernBert = "modernbert"
     /// Gemma 3 with bidirectional attention (EmbeddingGemma).
     case gemma3 = "gemma3-bidirectional"
+    /// Llama (Llama 2/3 and the embedders built on them): causal, pre-RMSNorm, SwiGLU, GQA,
+    /// Llama-3 RoPE scaling.
+    case llama
+    /// Mistral (E5-Mistral): Llama with a causal sliding window on every layer.
+    case mistral
+    /// Qwen2 (gte-Qwen2): Llama with q/k/v biases.
+    case qwen2
+    /// Qwen3 (Qwen3-Embedding): Llama with per-head q/k RMSNorm.
+    case qwen3
+    /// Gemma 3 with its causal attention (a decoder).
+    case gemma3Causal = "gemma3"
+
+    /// Whether the family's attention is causal (a decoder LLM embedder).
+    public var isDecoder: Bool {
+        switch self {
+        case .llama, .mistral, .qwen2, .qwen3, .gemma3Causal: return true
+        default: return false
+        }
+    }
 }
 
 /// Where a transformer layer normalizes.
@@ -56,6 +75,34 @@ public struct RotarySpec: Sendable, Equatable {
     public var frequencyFactor: Double
     /// Whether pairs are `(x[2i], x[2i+1])` instead of `(x[i], x[i+d/2])`.
     public var interleaved: Bool
+    /// The trained Llama-3 frequency scaling (Llama 3.1/3.2 configs), applied to the global
+    /// layers' inverse frequencies after any method's own scaling; nil for none.
+    public var llama3: Llama3RoPEScaling? = nil
+}
+
+/// Llama 3.1's RoPE scaling (`rope_type: llama3`): wavelengths longer than
+/// `originalLength / lowFrequencyFactor` are divided by `factor`, shorter than
+/// `originalLength / highFrequencyFactor` kept, and the band between interpolated smoothly
+/// (transformers' `_compute_llama3_parameters`).
+public struct Llama3RoPEScaling: Sendable, Equatable {
+    public var factor: Double
+    public var lowFrequencyFactor: Double
+    public var highFrequencyFactor: Double
+    /// `original_max_position_embeddings`.
+    public var originalLength: Int
+
+    /// `inv` with the scaling applied (in double, rounded to Float).
+    public func apply(_ inv: [Float]) -> [Float] {
+        let lo = Double(originalLength)
+        let lowWavelength = lo / lowFrequencyFactor, highWavelength = lo / highFrequencyFactor
+        return inv.map { f in
+            let x = Double(f), wavelength = 2 * Double.pi / x
+            if wavelength < highWavelength { return f }
+            if wavelength > lowWavelength { return Float(x / factor) }
+            let smooth = (lo / wavelength - lowFrequencyFactor) / (highFrequencyFactor - lowFrequencyFactor)
+            return Float((1 - smooth) * x / factor + smooth * x)
+        }
+    }
 }
 
 /// Position information of a family.
@@ -139,6 +186,13 @@ public struct ArchitectureDescription: Sendable, Equatable {
     public var statedTrainedLength: Int?
     /// `max_position_embeddings` (RoPE families: the length the config was set up for).
     public var maxPositions: Int
+    /// Causal attention (decoders): token `i` attends to tokens `j <= i` only.
+    public var causal = false
+    /// Whether sliding-window layers rotate with their own local base at their trained
+    /// positions under every method (ModernBERT, Gemma 3: a separate local rotary embedding in
+    /// transformers), or with the sequence's plan like the global layers (Mistral, Qwen2: one
+    /// rotary embedding for all layers).
+    public var slidingLayersKeepTrainedRotation = true
 
     /// Whether the model rotates q and k.
     public var usesRoPE: Bool { if case .rotary = positions { true } else { false } }
@@ -178,6 +232,10 @@ extension ArchitectureDescription {
         case "new", "gte": reader = FamilyReaders.gte
         case "modernbert": reader = FamilyReaders.modernBert
         case "gemma3_text", "gemma3": reader = FamilyReaders.gemma3
+        case "llama": reader = FamilyReaders.llama
+        case "mistral": reader = FamilyReaders.mistral
+        case "qwen2": reader = FamilyReaders.qwen2
+        case "qwen3": reader = FamilyReaders.qwen3
         default:
             if arch == "E5RopeModel" { reader = FamilyReaders.e5rope; break }
             throw .unsupportedArchitecture(arch.isEmpty ? "model_type \"\(type)\"" : "\(arch) (model_type \"\(type)\")")

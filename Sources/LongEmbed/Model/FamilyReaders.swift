@@ -197,13 +197,12 @@ enum FamilyReaders {
         return kinds
     }
 
-    /// Gemma 3 text model with bidirectional attention (EmbeddingGemma): sandwich RMSNorm with
-    /// `1 + w`, GQA, q/k norms, embeddings times `sqrt(hidden)`, alternating sliding and global
-    /// layers. A causal Gemma 3 belongs to the decoder families, not here.
+    /// Gemma 3 text model: sandwich RMSNorm with `1 + w`, GQA, q/k norms, embeddings times
+    /// `sqrt(hidden)`, alternating sliding and global layers. With `use_bidirectional_attention`
+    /// (EmbeddingGemma) an encoder whose local layers see `|i - j| < sliding_window / 2 + 1`;
+    /// without it the causal decoder, whose local layers see `i - sliding_window < j <= i`.
     static func gemma3(_ c: ConfigFile) throws(ModelError) -> ArchitectureDescription {
-        guard try c.bool("use_bidirectional_attention") == true else {
-            throw c.unsupported("Gemma 3 with causal attention (an encoder needs use_bidirectional_attention true)")
-        }
+        let causal = try c.bool("use_bidirectional_attention") != true
         if let s = try c.double("attn_logit_softcapping") { throw c.unsupported("Gemma 3 with attn_logit_softcapping \(s)") }
         let h = try c.requiredInt("hidden_size"), heads = try c.requiredInt("num_attention_heads")
         let layers = try c.requiredInt("num_hidden_layers")
@@ -212,8 +211,9 @@ enum FamilyReaders {
         let pattern = try c.int("sliding_window_pattern") ?? 6
         guard window >= 1, pattern >= 1 else { throw .invalidConfig(path: c.path, reason: "sliding_window and sliding_window_pattern must be positive") }
         // Bidirectional Gemma 3 attends to |i - j| < sliding_window / 2 + 1 (transformers'
-        // bidirectional sliding mask over the Hub config's window).
-        let kinds = try layerKinds(c, count: layers, window: window / 2 + 1) { ($0 + 1) % pattern == 0 }
+        // bidirectional sliding mask over the Hub config's window); causal Gemma 3 to the last
+        // sliding_window tokens.
+        let kinds = try layerKinds(c, count: layers, window: causal ? window : window / 2 + 1) { ($0 + 1) % pattern == 0 }
         let global = try ropeTheta(c, layerType: "full_attention") ?? 1_000_000
         let local = try ropeTheta(c, layerType: "sliding_attention", keys: ["rope_local_base_freq"]) ?? 10_000
         var factor = 1.0
@@ -224,8 +224,8 @@ enum FamilyReaders {
         let scalar = try c.double("query_pre_attn_scalar") ?? Double(headDim)
         let attentionBias = try c.bool("attention_bias") ?? false
         let positions = try c.int("max_position_embeddings") ?? 2048
-        return ArchitectureDescription(
-            family: .gemma3, modelType: try c.string("model_type") ?? "gemma3_text", hiddenSize: h, layerCount: layers,
+        var d = ArchitectureDescription(
+            family: causal ? .gemma3Causal : .gemma3, modelType: try c.string("model_type") ?? "gemma3_text", hiddenSize: h, layerCount: layers,
             heads: heads, kvHeads: try c.int("num_key_value_heads") ?? heads, headDim: headDim,
             intermediateSize: try c.requiredInt("intermediate_size"), vocabSize: try c.requiredInt("vocab_size"),
             norm: .rmsNorm(addOne: true), normEps: try c.double("rms_norm_eps") ?? 1e-6, placement: .sandwich,
@@ -235,5 +235,7 @@ enum FamilyReaders {
             positions: .rotary(RotarySpec(theta: global, localTheta: local, frequencyFactor: factor, interleaved: false)),
             embeddingScale: Float(Double(h).squareRoot()), tokenTypeEmbeddings: false, embeddingNorm: false, finalNorm: true,
             statedTrainedLength: nil, maxPositions: positions)
+        d.causal = causal
+        return d
     }
 }

@@ -98,8 +98,10 @@ public final class Model: Sendable {
         }
     }
 
-    /// The pooling the model folder declares (sentence-transformers), else mean.
-    public var pooling: Pooling { sentenceTransformers?.pooling ?? .mean }
+    /// The pooling the model folder declares (sentence-transformers), else mean for encoders
+    /// and the last token for decoders (whose last position is the only one that has seen the
+    /// whole input).
+    public var pooling: Pooling { sentenceTransformers?.pooling ?? (family.isDecoder ? .lastToken : .mean) }
 
     /// The default truncation without extension: sentence-transformers' `max_seq_length`,
     /// at most `Lo`; `Lo` when the folder has none.

@@ -36,7 +36,8 @@ extension Model {
             ("block", "\(a.placement.rawValue)-norm \(Self.normName(a.norm)), \(a.feedForward.gated ? "gated " : "")\(a.feedForward.activation.rawValue) FFN"
                 + (a.qkNorm ? ", q/k norm" : "") + (a.biases == .noBias ? ", no biases" : "")),
             ("positions", Self.positionsText(a)),
-            ("attention", Self.layerKindsText(a.layerKinds)),
+            ("attention", (a.causal ? "causal, " : "bidirectional, ") + Self.layerKindsText(a.layerKinds, causal: a.causal)),
+            ("special tokens", specialTokensText),
             ("trained context Lo", trainedContext.description),
             ("pooling", pooling.rawValue + (sentenceTransformers?.normalize == true ? " + normalize" : "")),
         ]
@@ -65,14 +66,27 @@ extension Model {
             var s = "RoPE theta \(r.theta)"
             if a.hasSlidingLayers { s += ", local theta \(r.localTheta)" }
             if r.frequencyFactor != 1 { s += ", trained frequency factor \(r.frequencyFactor)" }
+            if let l = r.llama3 {
+                s += ", llama3 scaling x\(l.factor) (frequency factors \(l.lowFrequencyFactor)-\(l.highFrequencyFactor), original \(l.originalLength))"
+            }
             return s + (r.interleaved ? ", interleaved pairs" : "")
         }
     }
 
-    private static func layerKindsText(_ kinds: [LayerKind]) -> String {
+    private static func layerKindsText(_ kinds: [LayerKind], causal: Bool) -> String {
         let global = kinds.indices.filter { kinds[$0] == .global }
         if global.count == kinds.count { return "global in all \(kinds.count) layers" }
         let windows = Set(kinds.compactMap { if case .sliding(let w) = $0 { w } else { nil } }).sorted()
-        return "global in layers \(global.map(String.init).joined(separator: ",")); sliding |i-j| < \(windows.map(String.init).joined(separator: "/")) in the others"
+        let band = (causal ? "i-j < " : "|i-j| < ") + windows.map(String.init).joined(separator: "/")
+        if global.isEmpty { return "sliding \(band) in all \(kinds.count) layers" }
+        return "global in layers \(global.map(String.init).joined(separator: ",")); sliding \(band) in the others"
+    }
+
+    /// The tokens the tokenizer puts around every text (a decoder's pooled last token is the
+    /// appended EOS when there is one), as token strings.
+    private var specialTokensText: String {
+        let t = tokenizer
+        func names(_ ids: [Int32]) -> String { ids.isEmpty ? "none" : ids.map { t.token(for: $0) ?? "#\($0)" }.joined(separator: " ") }
+        return "before the text \(names(t.prefixIDs)), after it \(names(t.suffixIDs))"
     }
 }

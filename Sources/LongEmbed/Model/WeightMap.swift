@@ -61,7 +61,8 @@ struct WeightMap: Sendable {
         case .nomicBert: return nomicBert
         case .gte: return gte
         case .modernBert: return modernBert
-        case .gemma3: return gemma3
+        case .gemma3, .gemma3Causal: return gemma3
+        case .llama, .mistral, .qwen2, .qwen3: return llama
         }
     }
 
@@ -112,5 +113,16 @@ struct WeightMap: Sendable {
                      output: ["self_attn.o_proj"], qNorm: ["self_attn.q_norm"], kNorm: ["self_attn.k_norm"],
                      attentionNorm: ["input_layernorm"], postAttentionNorm: ["post_attention_layernorm"],
                      ffnNorm: ["pre_feedforward_layernorm"], postFFNNorm: ["post_feedforward_layernorm"],
+                     ffnIn: .split(gate: ["mlp.gate_proj"], up: ["mlp.up_proj"]), ffnOut: ["mlp.down_proj"]))
+
+    /// Llama, Mistral, Qwen2 and Qwen3 checkpoints (`LlamaModel` names, `model.` under a
+    /// `*ForCausalLM` head): `post_attention_layernorm` is the norm before the FFN.
+    static let llama = WeightMap(
+        prefixes: ["", "model."],
+        word: ["embed_tokens.weight"], finalNorm: ["norm"],
+        layerPrefixes: ["layers."],
+        layer: Layer(qkv: .split(q: ["self_attn.q_proj"], k: ["self_attn.k_proj"], v: ["self_attn.v_proj"]),
+                     output: ["self_attn.o_proj"], qNorm: ["self_attn.q_norm"], kNorm: ["self_attn.k_norm"],
+                     attentionNorm: ["input_layernorm"], ffnNorm: ["post_attention_layernorm"],
                      ffnIn: .split(gate: ["mlp.gate_proj"], up: ["mlp.up_proj"]), ffnOut: ["mlp.down_proj"]))
 }

@@ -17,6 +17,9 @@ struct PositionGeometry: Sendable {
     /// A constant factor the trained model applies to every global-layer inverse frequency
     /// (``RotarySpec/frequencyFactor``; 1 for most models), applied after any method's scaling.
     var frequencyFactor: Double = 1
+    /// The trained Llama-3 frequency scaling (``RotarySpec/llama3``), applied after any
+    /// method's scaling and the frequency factor.
+    var llama3: Llama3RoPEScaling? = nil
     /// The special tokens the tokenizer puts before and after a single sequence ([CLS] / [SEP],
     /// `<s>` / `</s>`, `<bos>` ...), which PCW repeats around every chunk.
     var prefixIDs: [Int32]
@@ -30,9 +33,10 @@ struct PositionGeometry: Sendable {
         usesRoPE ? scaled(RoPEScaling.inverseFrequencies(headDim: headDim, base: ropeBase)) : []
     }
 
-    /// `inv` times ``frequencyFactor``, in double.
+    /// `inv` times ``frequencyFactor`` (in double), then the trained Llama-3 scaling.
     func scaled(_ inv: [Float]) -> [Float] {
-        frequencyFactor == 1 ? inv : inv.map { Float(Double($0) * frequencyFactor) }
+        let factored = frequencyFactor == 1 ? inv : inv.map { Float(Double($0) * frequencyFactor) }
+        return llama3?.apply(factored) ?? factored
     }
 
     /// A sequence at `positions` (APE: table row coordinates; RoPE: rotation positions).
