@@ -37,6 +37,11 @@ struct TemplateProcessor: PostProcessor {
     let single: [Piece]
     let pair: [Piece]
 
+    init(single: [Piece], pair: [Piece]) {
+        self.single = single
+        self.pair = pair
+    }
+
     init(_ spec: TokenizerSpec) throws(ModelError) {
         var specials: [String: [Int32]] = [:]
         if let table = try spec.child("special_tokens") {
@@ -52,8 +57,7 @@ struct TemplateProcessor: PostProcessor {
                 specials[name] = list
             }
         }
-        single = try Self.template(spec, "single", specials)
-        pair = try Self.template(spec, "pair", specials)
+        self.init(single: try Self.template(spec, "single", specials), pair: try Self.template(spec, "pair", specials))
     }
 
     private static func template(_ spec: TokenizerSpec, _ key: String, _ specials: [String: [Int32]]) throws(ModelError) -> [Piece] {

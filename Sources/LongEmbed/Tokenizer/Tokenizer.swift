@@ -47,11 +47,15 @@ public final class Tokenizer: Sendable {
     private let idToToken: [String]
     private let specialIDs: Set<Int32>
 
-    /// Reads `tokenizer.json` from `directory`.
+    /// Reads `tokenizer.json` from `directory`, with the special tokens `tokenizer_config.json`
+    /// asks for where it sets `add_bos_token` / `add_eos_token` (as transformers loads the
+    /// folder; see ``SpecialTokenRule``).
     public static func load(directory: URL) throws(ModelError) -> Tokenizer {
         let url = directory.appendingPathComponent("tokenizer.json")
         guard FileManager.default.fileExists(atPath: url.path) else { throw .tokenizerMissing(path: directory.path) }
-        return try Tokenizer(url: url)
+        let root = try readRoot(url)
+        let hasPost = root.value("post_processor").map { !$0.isNull } ?? false
+        return try Tokenizer(root: root, rule: try SpecialTokenRule.read(directory: directory, hasPostProcessor: hasPost))
     }
 
     /// Reads a `tokenizer.json` file (a leading UTF-8 byte-order mark is ignored).
@@ -65,7 +69,7 @@ public final class Tokenizer: Sendable {
 
     /// A tokenizer from the JSON object of a `tokenizer.json` (or one built to the same layout,
     /// as from a GGUF vocabulary); errors name `root.file`.
-    init(root: TokenizerSpec) throws(ModelError) {
+    init(root: TokenizerSpec, rule: SpecialTokenRule? = nil) throws(ModelError) {
         path = root.file
         guard let modelSpec = try root.child("model") else { throw root.invalid("no \"model\" section") }
         model = try TokenModelFactory.make(modelSpec)
@@ -78,7 +82,19 @@ public final class Tokenizer: Sendable {
         idToToken = try Self.mergedTable(vocab, tokens, root)
         added = AddedTokens(tokens, normalizer: normalizer)
         specialIDs = Set(tokens.filter(\.special).map(\.id))
-        let post = try root.child("post_processor").flatMap(PostProcessorFactory.make)
+        let post: (any PostProcessor)?
+        if let rule {
+            func id(_ name: String?) throws(ModelError) -> Int32? {
+                guard let name else { return nil }
+                let bytes = Array(name.utf8)
+                if let t = tokens.first(where: { Array($0.content.utf8) == bytes }) { return t.id }
+                if let v = vocab.id(name) { return v }
+                throw root.invalid("tokenizer_config.json adds the token \(name.debugDescription), which tokenizer.json does not have")
+            }
+            post = TemplateProcessor(bos: try id(rule.bos), eos: try id(rule.eos))
+        } else {
+            post = try root.child("post_processor").flatMap(PostProcessorFactory.make)
+        }
         postProcessor = post
         (prefixIDs, suffixIDs) = post?.singleAffixes ?? ([], [])
         for id in prefixIDs + suffixIDs where Int(id) >= idToToken.count || idToToken[Int(id)].isEmpty {
