@@ -47,15 +47,13 @@ public final class Tokenizer: Sendable {
     private let idToToken: [String]
     private let specialIDs: Set<Int32>
 
-    /// Reads `tokenizer.json` from `directory`, with the special tokens `tokenizer_config.json`
-    /// asks for where it sets `add_bos_token` / `add_eos_token` (as transformers loads the
-    /// folder; see ``SpecialTokenRule``).
+    /// Reads `tokenizer.json` from `directory`, with the special tokens a Llama-style
+    /// `tokenizer_config.json` asks for through `add_bos_token` / `add_eos_token` (see
+    /// ``SpecialTokenRule``: E5-Mistral's appended `</s>`).
     public static func load(directory: URL) throws(ModelError) -> Tokenizer {
         let url = directory.appendingPathComponent("tokenizer.json")
         guard FileManager.default.fileExists(atPath: url.path) else { throw .tokenizerMissing(path: directory.path) }
-        let root = try readRoot(url)
-        let hasPost = root.value("post_processor").map { !$0.isNull } ?? false
-        return try Tokenizer(root: root, rule: try SpecialTokenRule.read(directory: directory, hasPostProcessor: hasPost))
+        return try Tokenizer(root: try readRoot(url), rule: try SpecialTokenRule.read(directory: directory))
     }
 
     /// Reads a `tokenizer.json` file (a leading UTF-8 byte-order mark is ignored).
