@@ -49,7 +49,8 @@ struct Embed: ParsableCommand {
 
         let model = try modelOptions.loadModel()
         let options = EncoderOptions(pooling: modelOptions.pooling, maxTokens: modelOptions.maxTokens,
-                                     prefixes: modelOptions.prefixes(for: model), contextExtension: extensions[0].value)
+                                     prefixes: modelOptions.prefixes(for: model), contextExtension: extensions[0].value,
+                                     dimensions: modelOptions.dimensions)
         let encoder = try Encoder(model: model, options: options)
         let sink = try OutputSink(path: output, format: format, dimension: encoder.dimension)
         let progress = ProgressLine(label: "embed", total: records.count)

@@ -95,7 +95,8 @@ struct Eval: ParsableCommand {
             let isNone: Bool = { if case .none = ext.method { return true } else { return false } }()
             let maxTokens = modelOptions.maxTokens ?? (isNone ? model.trainedContext.tokens : nil)
             let options = EncoderOptions(pooling: modelOptions.pooling, maxTokens: maxTokens,
-                                         prefixes: modelOptions.prefixes(for: model), contextExtension: ext)
+                                         prefixes: modelOptions.prefixes(for: model), contextExtension: ext,
+                                         dimensions: modelOptions.dimensions)
             settings.append(EvaluationSetting(name: name, embedder: try Encoder(model: model, options: options)))
         }
         let runner = EvaluationRunner(settings: settings, tasks: tasks.tasks, lengths: lengthList, maxDocs: maxDocs,

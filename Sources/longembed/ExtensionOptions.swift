@@ -30,7 +30,7 @@ struct CommaList<Element: ExpressibleByArgument>: ExpressibleByArgument {
 
 /// The prefix presets of ``Prefixes``.
 enum PrefixPreset: String, ExpressibleByArgument, CaseIterable {
-    case none, e5, nomic, bge
+    case none, e5, nomic, bge, instruct
     var prefixes: Prefixes { Prefixes.preset(named: rawValue) ?? .none }
 }
 
@@ -70,6 +70,9 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Query prefix (overrides --prefix).")
     var queryPrefix: String?
 
+    @Option(name: .long, help: ArgumentHelp("A task description for instruction-tuned embedders: queries get \"Instruct: TASK\\nQuery: \" (overrides --prefix; --query-prefix overrides it).", valueName: "TASK"))
+    var prompt: String?
+
     @Option(name: .long, help: "Document prefix (overrides --prefix).")
     var documentPrefix: String?
 
@@ -81,6 +84,9 @@ struct ModelOptions: ParsableArguments {
 
     @Option(name: .long, help: "The model's trained context Lo in tokens (default: the per-family rule, see the README).")
     var contextLength: Int?
+
+    @Option(name: .long, help: "Matryoshka truncation: keep the first N components of each vector, then normalize again (default: all).")
+    var dimensions: Int?
 
     @OptionGroup var threadOptions: ThreadOptions
 
@@ -94,12 +100,17 @@ struct ModelOptions: ParsableArguments {
         if let contextLength, !(2...ContextExtension.maxTargetLength).contains(contextLength) {
             throw ValidationError("--context-length must be between 2 and \(ContextExtension.maxTargetLength), got \(contextLength)")
         }
+        if let dimensions, !(1...(1 << 20)).contains(dimensions) {
+            throw ValidationError("--dimensions must be between 1 and \(1 << 20), got \(dimensions)")
+        }
+        if let prompt, prompt.isEmpty { throw ValidationError("--prompt needs a task description") }
     }
 
     /// The prefixes: the preset (else the model's default), then the explicit query/document
     /// prefixes.
     func prefixes(for model: Model) -> Prefixes {
         var p = prefix?.prefixes ?? model.defaultPrefixes
+        if let prompt { p.query = Prefixes.instruction(task: prompt).query }
         if let q = queryPrefix { p.query = q }
         if let d = documentPrefix { p.document = d }
         return p

@@ -18,13 +18,18 @@ public struct EncoderOptions: Sendable, Hashable {
     public var contextExtension: ContextExtension
     /// Tokens packed into one forward batch (sequences are packed without padding).
     public var batchTokens: Int
+    /// Matryoshka truncation: keep the first `dimensions` components of every vector (then
+    /// L2-normalize again when vectors are normalized); `nil` keeps them all. At least 1 and at
+    /// most the model's output size.
+    public var dimensions: Int?
 
     /// The largest `batchTokens` accepted.
     public static let maxBatchTokens = 1 << 22
 
     public init(pooling: Pooling? = nil, normalize: Bool? = nil, maxTokens: Int? = nil,
                 prefixes: Prefixes? = nil, contextExtension: ContextExtension = .none,
-                batchTokens: Int = 8192) {
+                batchTokens: Int = 8192, dimensions: Int? = nil) {
+        self.dimensions = dimensions
         self.pooling = pooling
         self.normalize = normalize
         self.maxTokens = maxTokens
@@ -98,6 +103,9 @@ public final class Encoder: TextEmbedder {
                     + "choose a context extension (e.g. --extension pcw or pi with --extend-to \(m)) to embed past it")
             }
         }
+        if let n = options.dimensions, !(1...fullDimension).contains(n) {
+            throw .invalidOption("dimensions must be between 1 and the model's \(fullDimension) output components, got \(n)")
+        }
         guard (1...EncoderOptions.maxBatchTokens).contains(options.batchTokens) else {
             throw .invalidOption("batch tokens must be between 1 and \(EncoderOptions.maxBatchTokens), got \(options.batchTokens)")
         }
@@ -112,8 +120,12 @@ public final class Encoder: TextEmbedder {
 
     // MARK: TextEmbedder
 
-    /// Size of the output vectors: the last Dense module's outputs, else the hidden size.
-    public var dimension: Int { model.sentenceTransformers?.dense.last?.outFeatures ?? architecture.hiddenSize }
+    /// Size of the output vectors: ``EncoderOptions/dimensions`` when set, else
+    /// the model's full output size.
+    public var dimension: Int { options.dimensions ?? fullDimension }
+
+    /// The model's output size: the last Dense module's outputs, else the hidden size.
+    var fullDimension: Int { model.sentenceTransformers?.dense.last?.outFeatures ?? architecture.hiddenSize }
 
     /// The weights' content (SHA-256 of the model's files) plus every option that changes a
     /// vector, as canonical JSON: the embedding-cache key.
@@ -124,7 +136,7 @@ public final class Encoder: TextEmbedder {
                 "model": try model.contentDigest(), "context_length": geometry.originalLength,
                 "extension": ext.description, "pooling": pooling.rawValue, "normalize": normalizes,
                 "max_tokens": tokenLimit, "query_prefix": prefixes.query,
-                "document_prefix": prefixes.document, "precision": "fp32",
+                "document_prefix": prefixes.document, "precision": "fp32", "dimensions": dimension,
                 "kernels": String(describing: type(of: kernels)),
             ]
             let data = try JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])

@@ -19,13 +19,25 @@ public struct Prefixes: Sendable, Equatable, Hashable, Codable {
     /// BGE (English v1.5): an instruction before queries only.
     public static let bge = Prefixes(query: "Represent this sentence for searching relevant passages: ", document: "")
 
-    /// The preset named `name` ("none", "e5", "nomic", "bge"), or nil.
+    /// Decoder embedders (E5-Mistral and those trained like it): `Instruct: {task}\nQuery: `
+    /// before queries, nothing before documents. The task is LongEmbed's: its official
+    /// evaluation gives every one of the six tasks the same description, "Given a web search
+    /// query, retrieve relevant passages that answer the query".
+    public static let instruct = instruction(task: "Given a web search query, retrieve relevant passages that answer the query")
+
+    /// `Instruct: {task}\nQuery: ` before queries (E5-Mistral's template), nothing before documents.
+    public static func instruction(task: String) -> Prefixes {
+        Prefixes(query: "Instruct: \(task)\nQuery: ", document: "")
+    }
+
+    /// The preset named `name` ("none", "e5", "nomic", "bge", "instruct"), or nil.
     public static func preset(named name: String) -> Prefixes? {
         switch name.lowercased() {
         case "none": return Prefixes.none
         case "e5": return .e5
         case "nomic": return .nomic
         case "bge": return .bge
+        case "instruct": return .instruct
         default: return nil
         }
     }

@@ -78,12 +78,14 @@ public final class Model: Sendable {
     /// The query and document prefixes the model expects: the sentence-transformers prompts
     /// when the folder has them, else the family's convention (NomicBERT: `search_query: ` /
     /// `search_document: `; a mean-pooled XLM-RoBERTa, i.e. multilingual-e5: `query: ` /
-    /// `passage: `), else none.
+    /// `passage: `; a decoder: LongEmbed's instruction before queries, ``Prefixes/instruct``),
+    /// else none.
     public var defaultPrefixes: Prefixes {
         if let p = sentenceTransformers?.prompts { return p }
         switch family {
         case .nomicBert: return .nomic
         case .xlmRoberta where pooling == .mean: return .e5
+        case _ where family.isDecoder: return .instruct
         default: return .none
         }
     }
@@ -94,6 +96,7 @@ public final class Model: Sendable {
         switch family {
         case .nomicBert: return "NomicBERT convention"
         case .xlmRoberta where pooling == .mean: return "multilingual-e5 convention (mean-pooled XLM-RoBERTa)"
+        case _ where family.isDecoder: return "decoder embedder convention (LongEmbed's E5-Mistral instruction)"
         default: return "none"
         }
     }

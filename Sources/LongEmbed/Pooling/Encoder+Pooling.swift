@@ -55,7 +55,7 @@ extension Encoder {
 
     /// One document vector from its sequences' pooled vectors.
     func combine(_ chunks: [[Float]], _ combo: ChunkCombination) throws(EncoderError) -> [Float] {
-        let h = dimension
+        let h = fullDimension
         var v: [Float]
         switch combo {
         case .single:
@@ -70,6 +70,12 @@ extension Encoder {
             v = acc.map { Float($0 / Double(max(chunks.count, 1))) }
         }
         if normalizes || combo != .single { try normalize(&v) }
+        // Matryoshka truncation (Kusupati et al. 2022, arXiv:2205.13147): the first N
+        // components, normalized again.
+        if let n = options.dimensions, n < h {
+            v.removeSubrange(n...)
+            if normalizes { try normalize(&v) }
+        }
         return v
     }
 
