@@ -26,11 +26,14 @@ struct FamilyCase: CustomTestStringConvertible, Sendable {
 
     var testDescription: String { "\(family)/\(name)" }
 
-    /// The families with fixtures.
+    /// The encoder families with fixtures (`Tests/Fixtures/encoders`).
     static let families = ["xlm-roberta", "nomic-bert", "gte", "modernbert", "gemma3-bidirectional"]
+    /// The decoder families with fixtures (`Tests/Fixtures/decoders`, `scripts/fixtures/decoders.py`).
+    static let decoderFamilies = ["llama", "mistral", "qwen2", "qwen3", "gemma3"]
 
     static func folder(_ family: String) -> URL {
-        TestSupport.golden.appendingPathComponent("encoders/\(family)")
+        let set = decoderFamilies.contains(family) ? "decoders" : "encoders"
+        return TestSupport.golden.appendingPathComponent("\(set)/\(family)")
     }
 
     static func load(_ family: String) throws -> [FamilyCase] {
@@ -50,9 +53,14 @@ struct FamilyCase: CustomTestStringConvertible, Sendable {
         }
     }
 
-    /// Every case of every family (a missing fixture set is an error, not a skip).
+    /// Every case of every encoder family (a missing fixture set is an error, not a skip).
     static var all: [FamilyCase] {
         (try? families.flatMap { try load($0) }) ?? []
+    }
+
+    /// Every case of every decoder family.
+    static var allDecoders: [FamilyCase] {
+        (try? decoderFamilies.flatMap { try load($0) }) ?? []
     }
 
     /// The context extension equivalent to what the fixture passed to transformers.
@@ -68,6 +76,8 @@ struct FamilyCase: CustomTestStringConvertible, Sendable {
         case "ntk": method = .ntk(lambda: try require(parameters["lambda"], "lambda"))
         case "yarn": method = .yarn(factor: try require(f, "factor"))
         case "dynamic_ntk": method = .dynamicNTK(factor: try require(f, "factor"))
+        // Llama-3 scaling is the model's own (config.json), not a method: see DecoderFamilyTests.
+        case "llama3": method = n > lo ? .extrapolation : .none
         default: throw FixtureError("\(testDescription): unknown method \(self.method)")
         }
         if case .none = method { return .none }
