@@ -117,6 +117,22 @@ struct Eval: ParsableCommand {
         return try SyntheticData.needle(haystack: text, lengths: lengths, seed: seed, maxDocs: maxDocs)
     }
 
+    /// What the setting fed the model, beside its scores: the prompts (instruction included),
+    /// the special tokens around every text, pooling, method and `Lo`.
+    static func settingJSON(_ e: Encoder, name: String) throws -> Data {
+        let t = e.tokenizer
+        let object: [String: Any] = [
+            "setting": name, "family": e.model.family.rawValue, "extension": e.options.contextExtension.description,
+            "query_prompt": e.prefixes.query, "document_prompt": e.prefixes.document,
+            "prompt_source": e.options.prefixes == nil ? e.model.prefixSource : "command line",
+            "tokens_before_text": t.prefixIDs.map { t.token(for: $0) ?? "" },
+            "tokens_after_text": t.suffixIDs.map { t.token(for: $0) ?? "" },
+            "pooling": e.pooling.rawValue, "normalize": e.normalizes, "dimensions": e.dimension,
+            "trained_context": e.model.trainedContext.tokens, "max_tokens": e.tokenLimit,
+        ]
+        return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+    }
+
     private func writeResults(_ results: [String: [TaskEvaluation]], settings: [EvaluationSetting], modelName: String) throws {
         let out = URL(fileURLWithPath: output)
         let revision = data == nil ? "generated-seed-\(seed)" : "local"
@@ -130,6 +146,9 @@ struct Eval: ParsableCommand {
                                      to: dir.appendingPathComponent("\(modelName)_\(e.task.rawValue).json"))
             }
             try AtomicFile.write(try ResultWriter.overallJSON(evaluations), to: dir.appendingPathComponent("\(modelName)_overall_results.json"))
+            if let encoder = s.embedder as? Encoder {
+                try AtomicFile.write(try Self.settingJSON(encoder, name: s.name), to: dir.appendingPathComponent("\(modelName)_setting.json"))
+            }
         }
         let table = ResultWriter.markdownTable(rows: rows) + ResultWriter.lengthTable(rows: rows)
         try AtomicFile.write(Data(table.utf8), to: out.appendingPathComponent("summary.md"))

@@ -115,7 +115,7 @@ import LongEmbed
         }
     }
 
-    @Test(arguments: FamilyCase.families)
+    @Test(arguments: FamilyCase.families + FamilyCase.decoderFamilies)
     func embedEvalAndModelsRunOnEveryFamily(family: String) throws {
         let folder = FamilyCase.folder(family).appendingPathComponent("model").path
         let embed = try CLI.run(["embed", "--model", folder, "--extension", "pcw", "--extend-to", "512"],
@@ -128,6 +128,17 @@ import LongEmbed
         let eval = try CLI.run(["eval", "--model", folder, "--tasks", "passkey", "--lengths", "256,512", "--max-docs", "3",
                                 "--extension", extensions, "--cache", "none", "--output", dir.path])
         #expect(eval.0 == 0, "\(eval.2)")
+        if FamilyCase.decoderFamilies.contains(family) {
+            // The prompt and the EOS the decoder pools are part of the results.
+            let url = dir.appendingPathComponent("ntk/model_setting.json")
+            let setting = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+            let model = try EncoderFamilyTests.model(family)
+            #expect(setting["query_prompt"] as? String == model.defaultPrefixes.query)
+            #expect((setting["tokens_after_text"] as? [String])?.count == 1 && setting["pooling"] as? String == "lastToken")
+            let se = try CLI.run(["eval", "--model", folder, "--tasks", "passkey", "--lengths", "256", "--max-docs", "2",
+                                  "--extension", "self-extend", "--cache", "none", "--output", dir.path])
+            #expect(se.0 == 0, "\(se.2)")
+        }
         let models = try CLI.run(["models", folder])
         #expect(models.0 == 0, "\(models.2)")
         #expect(models.1.contains("family") && models.1.contains("extension methods"), "\(models.1)")
