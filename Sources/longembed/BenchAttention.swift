@@ -22,6 +22,9 @@ struct BenchAttention: ParsableCommand {
     @Option(name: .long, help: "Timed repeats (median reported).")
     var repeats: Int = 3
 
+    @Flag(name: .long, help: "Causal (decoder) attention; the bidirectional kernel is timed beside it.")
+    var causal = false
+
     @OptionGroup var threadOptions: ThreadOptions
 
     func validate() throws {
@@ -48,12 +51,16 @@ struct BenchAttention: ParsableCommand {
             se = (parts[0], parts[1])
         }
         print("isa: \(NativeRuntime.isa)  threads: \(NativeRuntime.threads)  openmp: \(NativeRuntime.openMPEnabled ? "on" : "off")  numa nodes: \(NativeRuntime.numaNodes)  blas: \(NativeRuntime.blasCore)")
-        let r = try AttentionBenchmark.run(tokens: tokens, heads: heads, headDim: headDim, selfExtend: se, repeats: repeats)
-        let kind = se.map { "SelfExtend g=\($0.group) w=\($0.window)" } ?? "attention"
+        let r = try AttentionBenchmark.run(tokens: tokens, heads: heads, headDim: headDim, selfExtend: se, repeats: repeats,
+                                           causal: causal)
+        let kind = (causal ? "causal " : "") + (se.map { "SelfExtend g=\($0.group) w=\($0.window)" } ?? "attention")
         print(String(format: "%@  L=%d heads=%d d=%d  median %.3f s  %.1f GFLOP/s", kind, tokens, heads, headDim, r.seconds, r.gflops))
         print(String(format: "OpenBLAS sgemm (equal FLOPs, same run)  %.1f GFLOP/s  ratio %.2f", r.sgemmGflops, r.ratio))
         if let plain = r.plainSeconds {
             print(String(format: "plain attention (same run)  median %.3f s  SelfExtend / plain time %.2f", plain, r.seconds / plain))
+        }
+        if let full = r.bidirectionalGflops {
+            print(String(format: "bidirectional attention (same run)  %.1f GFLOP/s  causal / bidirectional rate %.2f", full, r.gflops / full))
         }
         if let rss = r.peakResidentBytes {
             print(String(format: "peak RSS %.0f MiB", Double(rss) / 1_048_576))

@@ -17,6 +17,9 @@ public struct AttentionBenchmarkResult: Sendable {
     public var plainSeconds: Double?
     /// Peak RSS of the process (VmHWM) after the run.
     public var peakResidentBytes: Int?
+    /// Causal runs: the bidirectional kernel's GFLOP/s on the same inputs, same run (the causal
+    /// rate counts only the pairs `j <= i` it computes).
+    public var bidirectionalGflops: Double?
 
     /// Attention rate over sgemm rate.
     public var ratio: Double { gflops / sgemmGflops }
@@ -27,8 +30,9 @@ public struct AttentionBenchmarkResult: Sendable {
 /// The sgemm reference multiplies `[L, d] x [d, L]` (the QK^T shape of one head) repeated over
 /// `2 * heads` calls, which is exactly the `4 L² d heads` FLOPs of attention.
 public enum AttentionBenchmark {
+    /// - Parameter causal: time causal (decoder) attention, and the bidirectional kernel beside it.
     public static func run(tokens n: Int, heads: Int, headDim d: Int, selfExtend: (group: Int, window: Int)?,
-                           repeats: Int) throws(KernelError) -> AttentionBenchmarkResult {
+                           repeats: Int, causal: Bool = false) throws(KernelError) -> AttentionBenchmarkResult {
         guard n >= 1, heads >= 1, d >= 1, repeats >= 1 else {
             throw .invalidShape(operation: "bench attention", detail: "tokens, heads, head dim and repeats must be >= 1")
         }
@@ -43,10 +47,10 @@ public enum AttentionBenchmark {
             if s < sets { fill(b, count, seed: UInt64(s + 1)) }
         }
         let out = buffers[sets]
-        let shape = AttentionShape(queries: n, keys: n, heads: heads, headDim: d)
+        let shape = AttentionShape(queries: n, keys: n, heads: heads, headDim: d, causal: causal)
         let kernels = NativeKernels()
 
-        func timePlain() throws(KernelError) -> Double {
+        func timePlain(_ shape: AttentionShape) throws(KernelError) -> Double {
             try BenchmarkTimer.median(repeats: repeats) { () throws(KernelError) in
                 try kernels.attention(shape: shape, q: buffers[0], k: buffers[1], v: buffers[2], out: out)
             }
@@ -59,11 +63,16 @@ public enum AttentionBenchmark {
             seconds = try BenchmarkTimer.median(repeats: repeats) { () throws(KernelError) in
                 try kernels.selfExtendAttention(shape: shape, window: se.window, inputs: inputs, v: buffers[2], out: out)
             }
-            plainSeconds = try timePlain()
+            plainSeconds = try timePlain(shape)
         } else {
-            seconds = try timePlain()
+            seconds = try timePlain(shape)
         }
-        let flops = 4 * Double(n) * Double(n) * Double(d) * Double(heads)
+        let flops = 4 * Double(shape.attendedPairs) * Double(d) * Double(heads)
+        var bidirectional: Double?
+        if causal {
+            let full = AttentionShape(queries: n, keys: n, heads: heads, headDim: d)
+            bidirectional = 4 * Double(n) * Double(n) * Double(d) * Double(heads) / (try timePlain(full)) / 1e9
+        }
         let peak = ProcessMemory.peakResidentBytes()
 
         // sgemm of equal FLOPs: C = A[L, d] B[L, d]^T (QK^T of one head), 2 * heads times, in
@@ -86,7 +95,7 @@ public enum AttentionBenchmark {
         }
         return AttentionBenchmarkResult(tokens: n, heads: heads, headDim: d, selfExtend: selfExtend, seconds: seconds,
                                         gflops: flops / seconds / 1e9, sgemmGflops: flops / sgemmSeconds / 1e9,
-                                        plainSeconds: plainSeconds, peakResidentBytes: peak)
+                                        plainSeconds: plainSeconds, peakResidentBytes: peak, bidirectionalGflops: bidirectional)
     }
 
     private static func fill(_ p: UnsafeMutablePointer<Float>, _ n: Int, seed: UInt64) {
