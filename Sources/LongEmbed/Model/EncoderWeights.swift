@@ -43,7 +43,7 @@ struct EncoderWeights: Sendable {
 
     /// Loads and shape-checks every tensor the description needs; the weights must hold exactly
     /// `layerCount` layers.
-    init(store: WeightStore, architecture a: ArchitectureDescription) throws(ModelError) {
+    init(store: any WeightSource, architecture a: ArchitectureDescription) throws(ModelError) {
         let map = WeightMap.forFamily(a.family)
         let prefix = map.prefixes.first { p in map.word.contains { store.contains(p + $0) } } ?? ""
         let loader = WeightLoader(store: store, prefix: prefix, architecture: a)
@@ -73,7 +73,7 @@ struct EncoderWeights: Sendable {
 
     /// The layers in the weights (highest index after `marker` + 1) must be `configured`:
     /// fewer would fail on a missing tensor, more would silently run a truncated model.
-    static func checkLayerCount(_ store: WeightStore, marker: String, configured: Int) throws(ModelError) {
+    static func checkLayerCount(_ store: any WeightSource, marker: String, configured: Int) throws(ModelError) {
         var found = 0
         for name in store.names where name.hasPrefix(marker) {
             let index = name.dropFirst(marker.count).prefix { $0 != "." }
@@ -87,7 +87,7 @@ struct EncoderWeights: Sendable {
 
 /// Reads tensors under a checkpoint's prefix, shaped by the architecture.
 private struct WeightLoader {
-    let store: WeightStore
+    let store: any WeightSource
     let prefix: String
     let architecture: ArchitectureDescription
 
@@ -105,7 +105,7 @@ private struct WeightLoader {
             throw .tensorNotFound(name: prefix + (names.first ?? "?"))
         }
         let rows = store.shape(of: name)?.first ?? 0
-        return try store.tensor(name, shape: [max(rows, 1), rowLength])
+        return try store.tensor(anyOf: [name], shape: [max(rows, 1), rowLength])
     }
 
     func wrap(_ values: [Float]) throws(ModelError) -> FloatBuffer {

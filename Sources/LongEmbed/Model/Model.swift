@@ -30,9 +30,20 @@ public final class Model: Sendable {
     let weights: EncoderWeights
 
     /// Loads `directory` (config.json, model.safetensors or its sharded index, tokenizer.json,
-    /// optional sentence-transformers files). `contextLength` overrides the trained context.
+    /// optional sentence-transformers files), or a llama.cpp GGUF model file when `directory`
+    /// is a file whose name ends in `.gguf` (architecture, tokenizer and weights from the file;
+    /// see ``ArchitectureDescription/read(gguf:vocabularySize:)``). `contextLength` overrides
+    /// the trained context.
     public init(directory: URL, contextLength: Int? = nil) throws(EncoderError) {
         self.directory = directory
+        if directory.pathExtension.lowercased() == "gguf" {
+            (architecture, tokenizer, weights) = try Self.loadGGUF(directory)
+            sentenceTransformers = nil
+            contentFiles = [directory]
+            trainedContext = try TrainedContext.resolve(architecture: architecture, sentenceTransformers: nil,
+                                                        override: contextLength)
+            return
+        }
         do {
             architecture = try ArchitectureDescription.load(directory: directory)
             tokenizer = try Tokenizer.load(directory: directory)
@@ -53,6 +64,26 @@ public final class Model: Sendable {
         }
         trainedContext = try TrainedContext.resolve(architecture: architecture,
                                                     sentenceTransformers: sentenceTransformers, override: contextLength)
+    }
+
+    /// The architecture, tokenizer (`tokenizer.ggml.*`) and dequantized weights of a GGUF file.
+    private static func loadGGUF(_ url: URL) throws(EncoderError) -> (ArchitectureDescription, Tokenizer, EncoderWeights) {
+        do {
+            let data = try MappedFile.read(url)
+            let file = try GGUFFile(data: data, path: url.path)
+            guard let embedding = file.tensor("token_embd.weight"), embedding.dimensions.count == 2 else {
+                throw ModelError.corruptGGUF(path: url.path, reason: "no two-dimensional token_embd.weight tensor")
+            }
+            let a = try ArchitectureDescription.read(gguf: file, vocabularySize: embedding.dimensions[1])
+            let tokenizer = try Tokenizer(gguf: file)
+            try tokenizer.validate(vocabSize: a.vocabSize)
+            let weights = try EncoderWeights(store: try GGUFWeights(file: file, data: data), architecture: a)
+            return (a, tokenizer, weights)
+        } catch let e as ModelError {
+            throw .model(e)
+        } catch {
+            throw .invalidOption("unexpected error while loading \(url.path): \(error)")
+        }
     }
 
     /// config.json, tokenizer.json and every sentence-transformers file that changes a vector.

@@ -1,0 +1,140 @@
+import Foundation
+
+/// Where a model's tensors come from: a folder's safetensors (``WeightStore``) or a GGUF file
+/// (``GGUFWeights``), each presenting the Hugging Face tensor names and PyTorch shapes.
+protocol WeightSource: Sendable {
+    /// Every tensor name, sorted.
+    var names: [String] { get }
+    func contains(_ name: String) -> Bool
+    func shape(of name: String) -> [Int]?
+    /// The first of `names` present, as fp32, checked to have exactly `shape` and finite values.
+    func tensor(anyOf names: [String], shape: [Int]) throws(ModelError) -> [Float]
+}
+
+extension WeightStore: WeightSource {}
+
+/// The tensors of a llama.cpp GGUF model file under the Hugging Face names of its family
+/// (`blk.3.attn_q.weight` -> `layers.3.self_attn.q_proj.weight`), dequantized to fp32 when read
+/// (``GGUFQuants``: every type it knows, bit-exact with ggml). ggml lists dimensions fastest
+/// first, so a `[in, out]` entry is PyTorch's `[out, in]` with the same bytes.
+final class GGUFWeights: WeightSource {
+    let file: GGUFFile
+    private let data: Data
+    /// Hugging Face name -> index into `file.tensors`.
+    private let byName: [String: Int]
+
+    /// llama.cpp's tensor names (llama.cpp `LLM_TENSOR_NAMES`) and the Hugging Face names.
+    static let layerNames: [(gguf: String, hf: String)] = [
+        ("attn_q", "self_attn.q_proj"), ("attn_k", "self_attn.k_proj"), ("attn_v", "self_attn.v_proj"),
+        ("attn_output", "self_attn.o_proj"), ("attn_q_norm", "self_attn.q_norm"), ("attn_k_norm", "self_attn.k_norm"),
+        ("attn_norm", "input_layernorm"), ("ffn_norm", "post_attention_layernorm"),
+        ("ffn_gate", "mlp.gate_proj"), ("ffn_up", "mlp.up_proj"), ("ffn_down", "mlp.down_proj"),
+    ]
+
+    init(file: GGUFFile, data: Data) throws(ModelError) {
+        self.file = file
+        self.data = data
+        var map: [String: Int] = [:]
+        for (i, t) in file.tensors.enumerated() {
+            guard let hf = Self.huggingFaceName(t.name) else { continue }
+            map[hf] = i
+        }
+        byName = map
+    }
+
+    /// The Hugging Face name of a GGUF tensor, nil for one the forward pass never reads
+    /// (`output.weight`, the LM head).
+    static func huggingFaceName(_ name: String) -> String? {
+        switch name {
+        case "token_embd.weight": return "embed_tokens.weight"
+        case "output_norm.weight": return "norm.weight"
+        default: break
+        }
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "blk", let layer = Int(parts[1]), layer >= 0,
+              let hf = layerNames.first(where: { $0.gguf == parts[2] })?.hf else { return nil }
+        return "layers.\(layer).\(hf).\(parts[3])"
+    }
+
+    var names: [String] { byName.keys.sorted() }
+    func contains(_ name: String) -> Bool { byName[name] != nil }
+
+    func shape(of name: String) -> [Int]? {
+        byName[name].map { Array(file.tensors[$0].dimensions.reversed()) }
+    }
+
+    func tensor(anyOf names: [String], shape: [Int]) throws(ModelError) -> [Float] {
+        guard let name = names.first(where: contains), let i = byName[name] else { throw .tensorNotFound(name: names.first ?? "") }
+        let info = file.tensors[i]
+        let actual = Array(info.dimensions.reversed())
+        guard actual == shape else { throw .tensorShapeMismatch(name: info.name, expected: shape, actual: actual) }
+        guard let type = info.ggmlType else {
+            throw .corruptGGUF(path: file.path, reason: "tensor \(info.name) has ggml type \(info.typeName ?? String(info.type)), which cannot be dequantized here")
+        }
+        let count = info.elementCount
+        let bytes = try type.byteCount(elements: count, path: file.path)
+        let start = file.dataOffset + info.offset
+        guard start >= 0, bytes <= data.count - start else {
+            throw .corruptGGUF(path: file.path, reason: "tensor \(info.name) runs past the end of the file")
+        }
+        let path = file.path
+        let result = data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Result<[Float], ModelError> in
+            let slice = UnsafeRawBufferPointer(rebasing: raw[start..<(start + bytes)])
+            do throws(ModelError) { return .success(try GGUFQuants.dequantized(type, from: slice, count: count, path: path)) } catch {
+                return .failure(error)
+            }
+        }
+        let out: [Float]
+        switch result {
+        case .success(let values): out = values
+        case .failure(let error): throw error
+        }
+        for v in out where !v.isFinite { throw .nonFiniteWeights(name: info.name) }
+        return out
+    }
+}
+
+extension ArchitectureDescription {
+    /// The architecture of a GGUF model file, from its `general.architecture` and `<arch>.*`
+    /// metadata, read by the family's own reader (the metadata become the config.json keys they
+    /// stand for). `llama` files have their q/k rows permuted by llama.cpp's converter for its
+    /// interleaved RoPE, so they rotate interleaved pairs (the same scores as un-permuting the
+    /// weights and rotating halves, which transformers' GGUF loader does); `qwen2` files keep
+    /// the NeoX (rotate-half) layout.
+    static func read(gguf f: GGUFFile, vocabularySize: Int) throws(ModelError) -> ArchitectureDescription {
+        guard let arch = f["general.architecture"]?.stringValue else {
+            throw .corruptGGUF(path: f.path, reason: "no general.architecture")
+        }
+        let types: [String: String] = ["llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3"]
+        guard let modelType = types[arch] else {
+            throw .unsupportedArchitecture("GGUF architecture \"\(arch)\" (in \(f.path); supported: \(types.keys.sorted().joined(separator: ", ")))")
+        }
+        for key in ["rope.scaling.type", "rope.scaling.factor", "attention.sliding_window"] where f["\(arch).\(key)"] != nil {
+            throw .unsupportedArchitecture("GGUF \(arch) with \(arch).\(key) (in \(f.path))")
+        }
+        if f.tensor("rope_freqs.weight") != nil {
+            throw .unsupportedArchitecture("GGUF \(arch) with per-frequency RoPE factors (rope_freqs.weight, in \(f.path))")
+        }
+        var members: [(key: String, value: JSONValue)] = [("model_type", .string(modelType)), ("vocab_size", .integer(vocabularySize))]
+        let keys: [(gguf: String, config: String)] = [
+            ("embedding_length", "hidden_size"), ("block_count", "num_hidden_layers"),
+            ("attention.head_count", "num_attention_heads"), ("attention.head_count_kv", "num_key_value_heads"),
+            ("feed_forward_length", "intermediate_size"), ("context_length", "max_position_embeddings"),
+            ("attention.key_length", "head_dim"), ("rope.freq_base", "rope_theta"),
+            ("attention.layer_norm_rms_epsilon", "rms_norm_eps"),
+        ]
+        for (g, c) in keys {
+            guard let v = f["\(arch).\(g)"] else { continue }
+            if let i = v.integerValue { members.append((c, .integer(i))) } else if case .float32(let x) = v { members.append((c, .number(Double(x)))) } else if case .float64(let x) = v { members.append((c, .number(x))) } else {
+                throw .corruptGGUF(path: f.path, reason: "\(arch).\(g) must be a number, got \(v.typeDescription)")
+            }
+        }
+        if arch == "qwen2" { members.append(("use_sliding_window", .bool(false))) }
+        var d = try read(config: ConfigFile(JSONObject(members: members), path: f.path))
+        if arch == "llama", var r = d.rotary {
+            r.interleaved = true
+            d.positions = .rotary(r)
+        }
+        return d
+    }
+}
