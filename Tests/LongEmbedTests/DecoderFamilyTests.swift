@@ -50,21 +50,12 @@ import LongEmbed
     func lastHiddenStateMatchesTransformers(c: FamilyCase, kernels: KernelChoice) throws {
         let file = try #require(c.hiddenFile)
         let (model, encoder) = try Self.encoder(c, kernels)
-        let ours = try encoder.lastHiddenState(ids: c.ids)
-        let golden = try TestSupport.loadNpy(FamilyCase.folder(c.family).appendingPathComponent(file))
-        #expect(golden.shape == [c.ids.count, model.architecture.hiddenSize])
-        let scale = golden.values.map(abs).max() ?? 1
-        let diff = try TestSupport.maxAbsDiff(golden.values, ours) / max(scale, 1e-6)
-        #expect(diff <= 1e-4, "normalized max abs diff \(diff)")
+        try EncoderFamilyTests.expectHiddenState(c, file: file, model: model, encoder: encoder)
     }
 
     @Test(arguments: FamilyCase.allDecoders, KernelChoice.allCases)
     func lastTokenEmbeddingMatchesSentenceTransformers(c: FamilyCase, kernels: KernelChoice) throws {
-        let expected = try #require(c.embedding)
-        let ours = try Self.encoder(c, kernels).1.embed(tokenIDs: [c.ids])[0]
-        #expect(ours.count == expected.count)
-        let diff = try TestSupport.maxAbsDiff(expected, ours)
-        #expect(diff <= 1e-5, "max abs diff \(diff)")
+        try EncoderFamilyTests.expectEmbedding(try #require(c.embedding), c, encoder: try Self.encoder(c, kernels).1)
     }
 
     /// The texts tokenize to the fixture's ids with the folder's own special tokens: the EOS the
