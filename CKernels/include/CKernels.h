@@ -299,6 +299,22 @@ ck_status ck_l2_normalize_f32(float *x, int64_t rows, int64_t cols);
 ck_status ck_linear_f32(float *y, const float *x, const float *w, const float *bias,
                         int64_t rows, int64_t in_features, int64_t out_features);
 
+/* 16-bit weight storage: bf16 (the upper half of an fp32) or IEEE 754 binary16. */
+typedef enum ck_half_format { CK_HALF_BF16 = 0, CK_HALF_F16 = 1 } ck_half_format;
+
+/* dst[i] = (float)src[i] for i < count, exactly (every bf16 and fp16 value, subnormals, infinities
+   and NaNs included: a NaN stays a NaN). AVX2 shifts bf16 and F16C converts fp16; scalar elsewhere.
+   Split over the OpenMP team when large. */
+ck_status ck_widen_half_f32(float *dst, const uint16_t *src, int64_t count, ck_half_format format);
+
+/* ck_linear_f32 with W [out_features, in_features] stored in 16 bits: W is widened to fp32
+   `scratch_floats / in_features` rows at a time into scratch (at least one row: scratch_floats
+   >= in_features) and each block multiplied through ck_sgemm_f32, so the product is fp32 and
+   equals ck_linear_f32 on the widened W up to summation order. bias [out_features] may be NULL. */
+ck_status ck_linear_half_f32(float *y, const float *x, const uint16_t *w, ck_half_format format, const float *bias,
+                             int64_t rows, int64_t in_features, int64_t out_features, float *scratch,
+                             int64_t scratch_floats);
+
 /* C[m, n] = alpha * op(A) op(B) + beta * C, row-major, op = transpose when trans_* != 0.
    lda/ldb/ldc are row strides. OpenBLAS cblas_sgemm; with OpenMP, blocks of C are split over
    the team (one single-threaded cblas_sgemm per thread). */

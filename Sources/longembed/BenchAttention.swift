@@ -91,3 +91,37 @@ struct BenchSGEMM: ParsableCommand {
                      NativeRuntime.blasCore, r.seconds, r.gflops))
     }
 }
+
+/// `longembed bench linear`: a projection with fp32 weights against the same with 16-bit weights
+/// widened block by block (what a bf16 or fp16 model runs), alternating rounds of one run.
+struct BenchLinear: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "linear",
+        abstract: "Time y = x W^T with fp32 W and with bf16/fp16 W widened block by block, in one run.")
+
+    @Option(name: .long, help: "Rows of x (tokens).") var rows: Int = 4096
+    @Option(name: .customLong("in"), help: "Input features.") var inFeatures: Int = 4096
+    @Option(name: .customLong("out"), help: "Output features.") var outFeatures: Int = 4096
+    @Option(name: .long, help: "Weight format: bf16 or f16.") var format: String = "bf16"
+    @Option(name: .long, help: "Rows of W widened per GEMM block (the encoder uses 512).") var blockRows: Int = 512
+    @Option(name: .long, help: "Alternating rounds (medians reported).") var rounds: Int = 5
+    @OptionGroup var threadOptions: ThreadOptions
+
+    func validate() throws {
+        guard HalfFormat(rawValue: format) != nil else { throw ValidationError("--format must be bf16 or f16, got \(format)") }
+        for (name, v, most) in [("--rows", rows, 1 << 20), ("--in", inFeatures, 1 << 20), ("--out", outFeatures, 1 << 20),
+                                ("--block-rows", blockRows, 1 << 20), ("--rounds", rounds, 1000)] where !(1...most).contains(v) {
+            throw ValidationError("\(name) must be between 1 and \(most), got \(v)")
+        }
+    }
+
+    func run() throws {
+        try threadOptions.apply()
+        let f = HalfFormat(rawValue: format) ?? .bf16
+        let r = try GEMMBenchmark.halfLinear(rows: rows, inFeatures: inFeatures, outFeatures: outFeatures, format: f,
+                                             blockRows: blockRows, rounds: rounds)
+        print(String(format: "linear %dx%d -> %d  threads %d  blas %@  fp32 W %.4f s (%.1f GFLOP/s)  %@ W, blocks of %d rows %.4f s (%.1f GFLOP/s)  ratio %.3f",
+                     rows, inFeatures, outFeatures, NativeRuntime.threads, NativeRuntime.blasCore, r.fp32Seconds, r.fp32Gflops,
+                     format, blockRows, r.halfSeconds, r.halfGflops, r.ratio))
+    }
+}

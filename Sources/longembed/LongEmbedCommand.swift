@@ -40,7 +40,7 @@ enum StandardInput {
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks and machine information.",
-        subcommands: [Info.self, BenchAttention.self, BenchEncoder.self, BenchScaling.self, BenchSGEMM.self, BenchTokenizer.self]
+        subcommands: [Info.self, BenchAttention.self, BenchEncoder.self, BenchLinear.self, BenchScaling.self, BenchSGEMM.self, BenchTokenizer.self]
     )
 
     @Flag(name: .long, help: "Print the kernel runtime (same as `bench info`).")

@@ -31,8 +31,11 @@ struct FamilyCase: CustomTestStringConvertible, Sendable {
     /// The decoder families with fixtures (`Tests/Fixtures/decoders`, `scripts/fixtures/decoders.py`).
     static let decoderFamilies = ["llama", "mistral", "qwen2", "qwen3", "gemma3"]
 
+    /// Decoder models stored in bf16 / fp16 (`Tests/Fixtures/half_weights`, `scripts/fixtures/half_weights.py`).
+    static let halfWeightModels = ["llama-bf16", "qwen3-f16"]
+
     static func folder(_ family: String) -> URL {
-        let set = decoderFamilies.contains(family) ? "decoders" : "encoders"
+        let set = decoderFamilies.contains(family) ? "decoders" : halfWeightModels.contains(family) ? "half_weights" : "encoders"
         return TestSupport.golden.appendingPathComponent("\(set)/\(family)")
     }
 
@@ -61,6 +64,11 @@ struct FamilyCase: CustomTestStringConvertible, Sendable {
     /// Every case of every decoder family.
     static var allDecoders: [FamilyCase] {
         (try? decoderFamilies.flatMap { try load($0) }) ?? []
+    }
+
+    /// Every case of the 16-bit decoder models.
+    static var allHalfWeights: [FamilyCase] {
+        (try? halfWeightModels.flatMap { try load($0) }) ?? []
     }
 
     /// The context extension equivalent to what the fixture passed to transformers.

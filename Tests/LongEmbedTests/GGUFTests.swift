@@ -562,3 +562,42 @@ extension GGUFTests {
         #expect(tok.decode(tok.encode("Hello  world\n\n🙂")) == "Hello  world\n\n🙂")
     }
 }
+
+/// GGUF F16 and BF16 tensors keep their 16-bit values (``WeightStorage/file``); NaN is refused.
+@Suite struct GGUFHalfTensorTests {
+    static func file(f16: [UInt16], bf16: [UInt16]) throws -> GGUFWeights {
+        var w = GGUFTests.Writer()
+        w.header(tensors: 2, entries: 1)
+        w.u32Entry("general.alignment", 32)
+        w.tensor("token_embd.weight", dims: [4, 2], type: 1, offset: 0)
+        w.tensor("blk.0.attn_q.weight", dims: [2, 2], type: 30, offset: 32)
+        w.pad(to: 32)
+        for b in f16 { w.int(b) }
+        w.pad(to: 32)
+        for b in bf16 { w.int(b) }
+        let file = try GGUFTests.parse(w.bytes)
+        return try GGUFWeights(file: file, data: Data(w.bytes))
+    }
+
+    @Test func sixteenBitTensorsKeepTheirBits() throws {
+        let f16: [UInt16] = [0x3C00, 0xC000, 0x0001, 0x8000, 0x7BFF, 0x3555, 0x0400, 0x03FF]
+        let bf16: [UInt16] = [0x3F80, 0xBF80, 0x0001, 0x4049]
+        let g = try Self.file(f16: f16, bf16: bf16)
+        guard case .half(let a, .f16) = try g.loadedTensor(anyOf: ["embed_tokens.weight"], shape: [2, 4]) else {
+            Issue.record("F16 tensor not kept in 16 bits"); return
+        }
+        #expect(a == f16)
+        guard case .half(let b, .bf16) = try g.loadedTensor(anyOf: ["layers.0.self_attn.q_proj.weight"], shape: [2, 2]) else {
+            Issue.record("BF16 tensor not kept in 16 bits"); return
+        }
+        #expect(b == bf16)
+        #expect(try g.tensor(anyOf: ["embed_tokens.weight"], shape: [2, 4]) == f16.map(HalfFormat.f16.widen))
+    }
+
+    @Test func nonFinite16BitTensorIsRefused() throws {
+        let g = try Self.file(f16: [0x3C00, 0x7E00, 0, 0, 0, 0, 0, 0], bf16: [0, 0, 0, 0])
+        #expect(throws: ModelError.nonFiniteWeights(name: "token_embd.weight")) {
+            _ = try g.loadedTensor(anyOf: ["embed_tokens.weight"], shape: [2, 4])
+        }
+    }
+}

@@ -117,7 +117,7 @@ enum ModelFolder {
         let a = try Encoder(model: model)
         let b = try Encoder(model: model, options: EncoderOptions(contextExtension: ContextExtension(.positionInterpolation(), targetLength: 2048)))
         #expect(a.model === b.model)
-        #expect(a.model.weights.word.constPointer == b.model.weights.word.constPointer)
+        #expect(a.model.weights.word.storageIdentity == b.model.weights.word.storageIdentity)
     }
 
     /// A context of 1 or 2 positions cannot hold a PCW chunk: a typed error, not an endless loop.

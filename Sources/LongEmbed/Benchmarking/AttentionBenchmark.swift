@@ -132,3 +132,64 @@ public enum GEMMBenchmark {
         return (s, 2 * Double(m) * Double(n) * Double(k) / s / 1e9)
     }
 }
+
+/// A projection `y[rows, out] = x[rows, in] Wᵀ` with fp32 weights and with 16-bit weights widened
+/// block by block (``WeightStorage/file``), timed in alternating rounds of one run.
+public struct HalfLinearBenchmarkResult: Sendable {
+    /// Median seconds of the fp32-weight product.
+    public var fp32Seconds: Double
+    /// Median seconds of the 16-bit-weight product (widening included).
+    public var halfSeconds: Double
+    /// `2 rows in out` over the fp32 median, in GFLOP/s.
+    public var fp32Gflops: Double
+    /// The same over the 16-bit median.
+    public var halfGflops: Double
+    /// 16-bit time over fp32 time (1.0: widening is free).
+    public var ratio: Double { halfSeconds / fp32Seconds }
+}
+
+extension GEMMBenchmark {
+    /// Times both forms of one projection: `rounds` alternating rounds after a warm-up of each.
+    /// `blockRows` rows of `W` are widened per GEMM block (the encoder uses 512).
+    public static func halfLinear(rows: Int, inFeatures: Int, outFeatures: Int, format: HalfFormat, blockRows: Int,
+                                  rounds: Int) throws(KernelError) -> HalfLinearBenchmarkResult {
+        let sizes = [rows * inFeatures, outFeatures * inFeatures, rows * outFeatures, min(blockRows, outFeatures) * inFeatures]
+        guard rows >= 1, inFeatures >= 1, outFeatures >= 1, blockRows >= 1, rounds >= 1,
+              sizes.allSatisfy({ $0 > 0 && $0 <= 1 << 32 }) else {
+            throw .invalidShape(operation: "bench linear", detail: "sizes must be >= 1 and each matrix at most 2^32 floats")
+        }
+        guard let x = ck_alloc_f32(sizes[0]), let w = ck_alloc_f32(sizes[1]), let y = ck_alloc_f32(sizes[2]),
+              let scratch = ck_alloc_f32(sizes[3]), let w16raw = ck_alloc_f32((sizes[1] + 1) / 2) else {
+            throw .outOfMemory(operation: "bench linear")
+        }
+        defer {
+            ck_free_f32(x, sizes[0]); ck_free_f32(w, sizes[1]); ck_free_f32(y, sizes[2]); ck_free_f32(scratch, sizes[3])
+            ck_free_f32(w16raw, (sizes[1] + 1) / 2)
+        }
+        let w16 = UnsafeMutableRawPointer(w16raw).bindMemory(to: UInt16.self, capacity: sizes[1])
+        for i in 0..<sizes[0] { x[i] = Float(i % 7) * 0.25 - 0.75 }
+        for i in 0..<sizes[1] {
+            let v = Float(i % 5) * 0.125 - 0.25
+            w16[i] = format == .bf16 ? UInt16(v.bitPattern >> 16) : Float16(v).bitPattern
+            w[i] = format.widen(w16[i])
+        }
+        let k = NativeKernels()
+        func full() throws(KernelError) {
+            try k.linear(y: y, x: x, weight: w, bias: nil, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+        }
+        func half() throws(KernelError) {
+            try k.linear(y: y, x: x, halfWeight: w16, format: format, bias: nil, rows: rows, inFeatures: inFeatures,
+                         outFeatures: outFeatures, scratch: scratch, scratchCount: sizes[3])
+        }
+        try full()
+        try half()
+        var a: [Double] = [], b: [Double] = []
+        for _ in 0..<rounds {
+            a.append(try BenchmarkTimer.median(repeats: 1, full))
+            b.append(try BenchmarkTimer.median(repeats: 1, half))
+        }
+        let flops = 2 * Double(rows) * Double(inFeatures) * Double(outFeatures)
+        let (fa, fb) = (Statistics.median(a), Statistics.median(b))
+        return HalfLinearBenchmarkResult(fp32Seconds: fa, halfSeconds: fb, fp32Gflops: flops / fa / 1e9, halfGflops: flops / fb / 1e9)
+    }
+}

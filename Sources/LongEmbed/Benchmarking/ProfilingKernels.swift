@@ -86,15 +86,28 @@ public final class ProfilingKernels: Kernels {
         }
     }
 
+    /// The profile row of a GEMM, told apart by its shape.
+    private func gemmName(inFeatures: Int, outFeatures: Int) -> String {
+        if outFeatures == (qkvWidth ?? 3 * inFeatures) { return "QKV GEMM" }
+        if outFeatures == inFeatures { return "attention output GEMM" }
+        return outFeatures > inFeatures ? "FFN up GEMM" : "FFN down GEMM"
+    }
+
     public func linear(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                        bias: UnsafePointer<Float>?, rows: Int, inFeatures: Int, outFeatures: Int) throws(KernelError) {
-        let name: String
-        if outFeatures == (qkvWidth ?? 3 * inFeatures) { name = "QKV GEMM" }
-        else if outFeatures == inFeatures { name = "attention output GEMM" }
-        else if outFeatures > inFeatures { name = "FFN up GEMM" }
-        else { name = "FFN down GEMM" }
+        let name = gemmName(inFeatures: inFeatures, outFeatures: outFeatures)
         try timed(name, flops: 2 * Double(rows) * Double(inFeatures) * Double(outFeatures)) { () throws(KernelError) in
             try base.linear(y: y, x: x, weight: weight, bias: bias, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+        }
+    }
+
+    public func linear(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, halfWeight: UnsafePointer<UInt16>,
+                       format: HalfFormat, bias: UnsafePointer<Float>?, rows: Int, inFeatures: Int, outFeatures: Int,
+                       scratch: UnsafeMutablePointer<Float>, scratchCount: Int) throws(KernelError) {
+        let name = gemmName(inFeatures: inFeatures, outFeatures: outFeatures) + " (\(format.rawValue) weights)"
+        try timed(name, flops: 2 * Double(rows) * Double(inFeatures) * Double(outFeatures)) { () throws(KernelError) in
+            try base.linear(y: y, x: x, halfWeight: halfWeight, format: format, bias: bias, rows: rows,
+                            inFeatures: inFeatures, outFeatures: outFeatures, scratch: scratch, scratchCount: scratchCount)
         }
     }
 

@@ -19,7 +19,7 @@ extension Encoder {
                     throw .invalidOption("token id \(id) is outside the vocabulary (size \(a.vocabSize))")
                 }
                 let row = x.pointer + t * h
-                row.update(from: weights.word.constPointer + Int(id) * h, count: h)
+                weights.word.copyRow(Int(id), cols: h, into: row)
                 if let scale = a.embeddingScale { for j in 0..<h { row[j] *= scale } }
                 // (word + position) + token type, in the order the reference computes it.
                 if let table = weights.position, let coordinates {

@@ -12,8 +12,11 @@ private struct Workspace {
     /// Six views (q, k, q_lower, k_lower, q_upper, k_upper) of the longest SelfExtend sequence;
     /// nil when no sequence uses SelfExtend.
     let selfExtend: FloatBuffer?
+    /// Rows of 16-bit weight matrices widened to fp32 inside each product (empty when every
+    /// matrix is fp32).
+    let widened: FloatBuffer
 
-    init(_ a: ArchitectureDescription, tokens total: Int, selfExtendLength: Int) throws(EncoderError) {
+    init(_ a: ArchitectureDescription, tokens total: Int, selfExtendLength: Int, widenedFloats: Int) throws(EncoderError) {
         let h = a.hiddenSize, qkvRow = (a.heads + 2 * a.kvHeads) * a.headDim
         let ffnWidth = a.feedForward.gated ? 2 * a.intermediateSize : a.intermediateSize
         x = try FloatBuffer(count: total * h)
@@ -25,6 +28,27 @@ private struct Workspace {
         gated = a.feedForward.gated ? try FloatBuffer(count: total * a.intermediateSize) : nil
         let view = max(a.heads, a.kvHeads) * a.headDim
         selfExtend = selfExtendLength > 0 ? try FloatBuffer(count: 6 * selfExtendLength * view) : nil
+        widened = try FloatBuffer(count: widenedFloats)
+    }
+
+    /// Rows of a 16-bit matrix widened per GEMM block. Measured with `longembed bench linear`
+    /// (Zen 3, 2 threads, 2048 x 4096 -> 4096): blocks of 64 rows cost 1.28x the fp32 product,
+    /// 256 rows 1.04x, 512 and 1024 rows 1.01x; 512 rows of a 14336-wide matrix are 29 MB.
+    static let widenedRows = 512
+
+    /// The scratch floats the model's 16-bit matrices need (0 when none is 16-bit).
+    static func widenedFloats(_ a: ArchitectureDescription, _ w: EncoderWeights) -> Int {
+        let ffnRows = a.feedForward.gated ? 2 * a.intermediateSize : a.intermediateSize
+        let qkvRows = (a.heads + 2 * a.kvHeads) * a.headDim
+        var most = 0
+        for l in w.layers {
+            for (m, rows, cols) in [(l.qkv, qkvRows, a.hiddenSize), (l.output, a.hiddenSize, a.heads * a.headDim),
+                                    (l.ffnIn, ffnRows, a.hiddenSize), (l.ffnOut, a.hiddenSize, a.intermediateSize)]
+                where m.halfFormat != nil {
+                most = max(most, min(rows, widenedRows) * cols)
+            }
+        }
+        return most
     }
 }
 
@@ -38,7 +62,8 @@ extension Encoder {
         let a = architecture, h = a.hiddenSize
         let total = plans.reduce(0) { $0 + $1.ids.count }
         let seLength = plans.filter { if case .selfExtend = $0.positions { true } else { false } }.map(\.ids.count).max() ?? 0
-        let ws = try Workspace(a, tokens: total, selfExtendLength: seLength)
+        let ws = try Workspace(a, tokens: total, selfExtendLength: seLength,
+                               widenedFloats: Workspace.widenedFloats(a, model.weights))
         let layers = model.weights.layers
         try embedTokens(plans, into: ws.x)
         observe?(0, ws.x.constPointer, total * h)
@@ -105,8 +130,8 @@ extension Encoder {
         let a = architecture, h = a.hiddenSize, d = a.headDim
         let qDim = a.heads * d, row = (a.heads + 2 * a.kvHeads) * d
         let input = a.placement == .post ? ws.x.constPointer : ws.normed.constPointer
-        try kernels.linear(y: ws.qkv.pointer, x: input, weight: layer.qkv.constPointer, bias: layer.qkvBias?.constPointer,
-                           rows: total, inFeatures: h, outFeatures: row)
+        try project(y: ws.qkv.pointer, x: input, layer.qkv, bias: layer.qkvBias, rows: total, inFeatures: h,
+                    outFeatures: row, ws)
         if let qn = layer.qNorm, let kn = layer.kNorm {
             let eps = Float(a.normEps), addOne = a.norm == .rmsNorm(addOne: true)
             try kernels.headRMSNorm(x: ws.qkv.pointer, stride: row, rows: total, heads: a.heads, headDim: d,
@@ -121,8 +146,8 @@ extension Encoder {
                        tokenOffset: offset, ws: buffers)
             offset += plan.ids.count
         }
-        try kernels.linear(y: ws.scratch.pointer, x: ws.context.constPointer, weight: layer.output.constPointer, bias: nil,
-                           rows: total, inFeatures: qDim, outFeatures: h)
+        try project(y: ws.scratch.pointer, x: ws.context.constPointer, layer.output, bias: nil, rows: total,
+                    inFeatures: qDim, outFeatures: h, ws)
         switch a.placement {
         case .post:
             guard let norm = layer.attentionNorm else { throw .nullPointer(operation: "attention norm") }
@@ -131,6 +156,20 @@ extension Encoder {
             // Sandwich layers (Gemma) normalize the sub-layer output first; pre-norm layers have no such norm.
             if let post = layer.postAttentionNorm { try applyNorm(y: ws.scratch.pointer, x: ws.scratch.constPointer, post, rows: total) }
             try residualEpilogue(ws, bias: layer.outputBias, next: layer.ffnNorm, rows: total)
+        }
+    }
+
+    /// `y = x Wᵀ + bias` with `W` as it is stored: fp32, or 16-bit widened block by block.
+    private func project(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, _ w: WeightMatrix, bias: FloatBuffer?,
+                         rows: Int, inFeatures: Int, outFeatures: Int, _ ws: Workspace) throws(KernelError) {
+        switch w {
+        case .f32(let m):
+            try kernels.linear(y: y, x: x, weight: m.constPointer, bias: bias?.constPointer, rows: rows,
+                               inFeatures: inFeatures, outFeatures: outFeatures)
+        case .half(let m):
+            try kernels.linear(y: y, x: x, halfWeight: m.constPointer, format: m.format, bias: bias?.constPointer,
+                               rows: rows, inFeatures: inFeatures, outFeatures: outFeatures,
+                               scratch: ws.widened.pointer, scratchCount: ws.widened.count)
         }
     }
 
@@ -150,21 +189,21 @@ extension Encoder {
         let act = a.feedForward.activation
         let hidden: UnsafePointer<Float>
         if let gated = ws.gated {
-            try kernels.linear(y: ws.ffn.pointer, x: input, weight: layer.ffnIn.constPointer, bias: layer.ffnInBias?.constPointer,
-                               rows: rows, inFeatures: h, outFeatures: 2 * inter)
+            try project(y: ws.ffn.pointer, x: input, layer.ffnIn, bias: layer.ffnInBias, rows: rows, inFeatures: h,
+                        outFeatures: 2 * inter, ws)
             let first = ws.ffn.constPointer, second = first + inter
             try kernels.gatedActivation(out: gated.pointer, outStride: inter, gate: layer.activatedFirst ? first : second,
                                         up: layer.activatedFirst ? second : first, inStride: 2 * inter, rows: rows,
                                         cols: inter, activation: act)
             hidden = gated.constPointer
         } else {
-            try kernels.linear(y: ws.ffn.pointer, x: input, weight: layer.ffnIn.constPointer, bias: nil,
-                               rows: rows, inFeatures: h, outFeatures: inter)
+            try project(y: ws.ffn.pointer, x: input, layer.ffnIn, bias: nil, rows: rows, inFeatures: h,
+                        outFeatures: inter, ws)
             try kernels.biasActivation(x: ws.ffn.pointer, bias: layer.ffnInBias?.constPointer, rows: rows, cols: inter, activation: act)
             hidden = ws.ffn.constPointer
         }
-        try kernels.linear(y: ws.scratch.pointer, x: hidden, weight: layer.ffnOut.constPointer, bias: nil,
-                           rows: rows, inFeatures: inter, outFeatures: h)
+        try project(y: ws.scratch.pointer, x: hidden, layer.ffnOut, bias: nil, rows: rows, inFeatures: inter,
+                    outFeatures: h, ws)
         switch a.placement {
         case .post:
             try postNorm(ws, bias: layer.ffnOutBias, layer.ffnNorm, rows: rows)

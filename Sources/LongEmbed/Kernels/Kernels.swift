@@ -246,11 +246,42 @@ public protocol AttentionKernels: Sendable {
                              v: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) throws(KernelError)
 }
 
+/// A 16-bit float format weights can be kept in: their file's dtype, widened exactly to fp32
+/// inside the products.
+public enum HalfFormat: String, Sendable, Equatable {
+    /// bfloat16: the upper 16 bits of an fp32 ([Kalamkar et al. 2019](https://arxiv.org/abs/1905.12322)).
+    case bf16
+    /// IEEE 754 binary16.
+    case f16
+
+    /// The fp32 value of `bits` (exact: every bf16 and fp16 value is an fp32 value).
+    @inlinable public func widen(_ bits: UInt16) -> Float {
+        switch self {
+        case .bf16: return Float(bitPattern: UInt32(bits) << 16)
+        case .f16: return Float(Float16(bitPattern: bits))
+        }
+    }
+
+    /// Whether `bits` is an infinity or a NaN (exponent bits all set).
+    @inlinable public func isNonFinite(_ bits: UInt16) -> Bool {
+        switch self {
+        case .bf16: return bits & 0x7F80 == 0x7F80
+        case .f16: return bits & 0x7C00 == 0x7C00
+        }
+    }
+}
+
 /// Dense and element-wise layer operations on contiguous `[rows, cols]` matrices.
 public protocol LayerKernels: Sendable {
     /// `y[rows, outFeatures] = x[rows, inFeatures] Wᵀ + bias`, `W` is `[outFeatures, inFeatures]`.
     func linear(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                 bias: UnsafePointer<Float>?, rows: Int, inFeatures: Int, outFeatures: Int) throws(KernelError)
+    /// ``linear(y:x:weight:bias:rows:inFeatures:outFeatures:)`` with `W` kept in 16 bits
+    /// (`format`): `W` is widened exactly to fp32, `scratchCount / inFeatures` rows at a time, into
+    /// `scratch`, so the product is the fp32 one. `scratchCount >= inFeatures`.
+    func linear(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, halfWeight: UnsafePointer<UInt16>,
+                format: HalfFormat, bias: UnsafePointer<Float>?, rows: Int, inFeatures: Int, outFeatures: Int,
+                scratch: UnsafeMutablePointer<Float>, scratchCount: Int) throws(KernelError)
     /// Row-wise LayerNorm with affine `gamma`, `beta`; `y` may equal `x`. `beta` may be `nil`
     /// (no bias, as in ModernBERT).
     func layerNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, gamma: UnsafePointer<Float>,

@@ -50,6 +50,14 @@ extension NativeKernels: LayerKernels {
         try checkStatus(ck_linear_f32(y, x, weight, bias, Int64(rows), Int64(inFeatures), Int64(outFeatures)), "linear")
     }
 
+    public func linear(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, halfWeight: UnsafePointer<UInt16>,
+                       format: HalfFormat, bias: UnsafePointer<Float>?, rows: Int, inFeatures: Int, outFeatures: Int,
+                       scratch: UnsafeMutablePointer<Float>, scratchCount: Int) throws(KernelError) {
+        try checkStatus(ck_linear_half_f32(y, x, halfWeight, format == .bf16 ? CK_HALF_BF16 : CK_HALF_F16, bias,
+                                           Int64(rows), Int64(inFeatures), Int64(outFeatures), scratch,
+                                           Int64(scratchCount)), "linear")
+    }
+
     public func layerNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
                           beta: UnsafePointer<Float>?, rows: Int, cols: Int, eps: Float) throws(KernelError) {
         try checkStatus(ck_layernorm_f32(y, x, gamma, beta, Int64(rows), Int64(cols), eps), "layerNorm")

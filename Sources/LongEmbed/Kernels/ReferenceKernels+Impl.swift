@@ -147,6 +147,19 @@ extension ReferenceKernels: LayerKernels {
         }
     }
 
+    public func linear(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, halfWeight: UnsafePointer<UInt16>,
+                       format: HalfFormat, bias: UnsafePointer<Float>?, rows: Int, inFeatures: Int, outFeatures: Int,
+                       scratch: UnsafeMutablePointer<Float>, scratchCount: Int) throws(KernelError) {
+        try KernelChecks.positive("linear", ["rows": rows, "inFeatures": inFeatures, "outFeatures": outFeatures])
+        if scratchCount < inFeatures {
+            throw .invalidShape(operation: "linear", detail: "scratch of \(scratchCount) floats holds no \(inFeatures)-float row")
+        }
+        let widened = (0..<(outFeatures * inFeatures)).map { format.widen(halfWeight[$0]) }
+        try widened.withUnsafeBufferPointer { (w) throws(KernelError) in
+            try linear(y: y, x: x, weight: w.baseAddress!, bias: bias, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
+        }
+    }
+
     public func layerNorm(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
                           beta: UnsafePointer<Float>?, rows: Int, cols: Int, eps: Float) throws(KernelError) {
         try KernelChecks.positive("layerNorm", ["rows": rows, "cols": cols])

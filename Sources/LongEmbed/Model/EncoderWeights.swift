@@ -9,30 +9,40 @@ struct NormWeights: Sendable {
 /// One transformer layer in the PyTorch `nn.Linear` layout `[out, in]`, whatever the family.
 struct LayerWeights: Sendable {
     /// q, k and v stacked: `[(heads + 2 kvHeads) d, hidden]`.
-    let qkv: FloatBuffer
+    let qkv: WeightMatrix
     let qkvBias: FloatBuffer?
     let qNorm: FloatBuffer?
     let kNorm: FloatBuffer?
     /// `[hidden, heads d]`.
-    let output: FloatBuffer
+    let output: WeightMatrix
     let outputBias: FloatBuffer?
     let attentionNorm: NormWeights?
     let postAttentionNorm: NormWeights?
     let ffnNorm: NormWeights
     let postFFNNorm: NormWeights?
     /// `[I, hidden]` (plain) or `[2I, hidden]` (gated: halves as ``activatedFirst`` says).
-    let ffnIn: FloatBuffer
+    let ffnIn: WeightMatrix
     let ffnInBias: FloatBuffer?
     let activatedFirst: Bool
     /// `[hidden, I]`.
-    let ffnOut: FloatBuffer
+    let ffnOut: WeightMatrix
     let ffnOutBias: FloatBuffer?
+}
+
+/// How a model keeps its weight matrices (projections and the token embedding table) in memory.
+public enum WeightStorage: String, Sendable, CaseIterable {
+    /// The file's dtype when it is bf16 or fp16 (half the memory of fp32, widened exactly to
+    /// fp32 block by block inside each product), fp32 otherwise. Quantized GGUF types are
+    /// dequantized to fp32.
+    case file
+    /// Every matrix widened to fp32 at load.
+    case fp32
 }
 
 /// All weights of an encoder described by an ``ArchitectureDescription``.
 struct EncoderWeights: Sendable {
     /// `[vocab, hidden]`.
-    let word: FloatBuffer
+    let word: WeightMatrix
     /// `[rows, hidden]` for absolute-position models.
     let position: FloatBuffer?
     /// Row 0 of the token-type table (every input is segment A).
@@ -43,14 +53,14 @@ struct EncoderWeights: Sendable {
 
     /// Loads and shape-checks every tensor the description needs; the weights must hold exactly
     /// `layerCount` layers.
-    init(store: any WeightSource, architecture a: ArchitectureDescription) throws(ModelError) {
+    init(store: any WeightSource, architecture a: ArchitectureDescription, storage: WeightStorage = .file) throws(ModelError) {
         let map = WeightMap.forFamily(a.family)
         let prefix = map.prefixes.first { p in map.word.contains { store.contains(p + $0) } } ?? ""
-        let loader = WeightLoader(store: store, prefix: prefix, architecture: a)
+        let loader = WeightLoader(store: store, prefix: prefix, architecture: a, keepHalf: storage == .file)
         let layerPrefix = map.layerPrefixes.first { lp in store.names.contains { $0.hasPrefix(prefix + lp) } } ?? map.layerPrefixes[0]
         try Self.checkLayerCount(store, marker: prefix + layerPrefix, configured: a.layerCount)
 
-        word = try loader.buffer(map.word, [a.vocabSize, a.hiddenSize])
+        word = try loader.weightMatrix(try loader.loaded(map.word, [a.vocabSize, a.hiddenSize]))
         if case .absolute(let rows, _) = a.positions {
             position = try loader.buffer(map.position, [rows, a.hiddenSize])
         } else {
@@ -90,6 +100,24 @@ private struct WeightLoader {
     let store: any WeightSource
     let prefix: String
     let architecture: ArchitectureDescription
+    /// Keep F16/BF16 matrices in 16 bits (``WeightStorage/file``).
+    let keepHalf: Bool
+
+    /// A matrix tensor: 16-bit when the file has it so and ``keepHalf``, else fp32.
+    func loaded(_ names: [String], _ shape: [Int]) throws(ModelError) -> LoadedTensor {
+        let full = names.map { prefix + $0 }
+        return keepHalf ? try store.loadedTensor(anyOf: full, shape: shape) : .f32(try store.tensor(anyOf: full, shape: shape))
+    }
+
+    func weightMatrix(_ t: LoadedTensor) throws(ModelError) -> WeightMatrix {
+        switch t {
+        case .f32(let v): return .f32(try wrap(v))
+        case .half(let bits, let format):
+            do { return .half(try HalfBuffer(bits, format: format)) } catch {
+                throw .unreadable(path: prefix, reason: "out of memory for \(bits.count) weights")
+            }
+        }
+    }
 
     func load(_ names: [String], _ shape: [Int]) throws(ModelError) -> [Float] {
         try store.tensor(anyOf: names.map { prefix + $0 }, shape: shape)
@@ -123,8 +151,8 @@ private struct WeightLoader {
         return NormWeights(gamma: gamma, beta: beta)
     }
 
-    func linear(_ base: [String], _ shape: [Int], bias: Bool) throws(ModelError) -> ([Float], [Float]?) {
-        let w = try load(base.map { "\($0).weight" }, shape)
+    func linear(_ base: [String], _ shape: [Int], bias: Bool) throws(ModelError) -> (LoadedTensor, [Float]?) {
+        let w = try loaded(base.map { "\($0).weight" }, shape)
         let b = bias ? try load(base.map { "\($0).bias" }, [shape[0]]) : nil
         return (w, b)
     }
@@ -146,20 +174,20 @@ private struct WeightLoader {
             && !names.attentionNorm.contains(where: { store.contains(prefix + lp + $0 + ".weight") })
             ? nil : try norm(names.attentionNorm.map { lp + $0 })
         return LayerWeights(
-            qkv: try wrap(qkv), qkvBias: try optionalBuffer(qkvBias),
+            qkv: try weightMatrix(qkv), qkvBias: try optionalBuffer(qkvBias),
             qNorm: a.qkNorm ? try buffer(names.qNorm.map { lp + $0 + ".weight" }, [d]) : nil,
             kNorm: a.qkNorm ? try buffer(names.kNorm.map { lp + $0 + ".weight" }, [d]) : nil,
-            output: try wrap(out), outputBias: try optionalBuffer(outBias),
+            output: try weightMatrix(out), outputBias: try optionalBuffer(outBias),
             attentionNorm: attentionNorm,
             postAttentionNorm: a.placement == .sandwich ? try norm(names.postAttentionNorm.map { lp + $0 }) : nil,
             ffnNorm: try norm(names.ffnNorm.map { lp + $0 }),
             postFFNNorm: a.placement == .sandwich ? try norm(names.postFFNNorm.map { lp + $0 }) : nil,
-            ffnIn: try wrap(ffnIn), ffnInBias: try optionalBuffer(ffnInBias), activatedFirst: activatedFirst,
-            ffnOut: try wrap(ffnOut), ffnOutBias: try optionalBuffer(ffnOutBias))
+            ffnIn: try weightMatrix(ffnIn), ffnInBias: try optionalBuffer(ffnInBias), activatedFirst: activatedFirst,
+            ffnOut: try weightMatrix(ffnOut), ffnOutBias: try optionalBuffer(ffnOutBias))
     }
 
     /// q, k, v as one stacked matrix (and bias).
-    private func attentionInput(_ qkv: WeightMap.QKV, prefix lp: String, qRows: Int, kvRows: Int) throws(ModelError) -> ([Float], [Float]?) {
+    private func attentionInput(_ qkv: WeightMap.QKV, prefix lp: String, qRows: Int, kvRows: Int) throws(ModelError) -> (LoadedTensor, [Float]?) {
         let h = architecture.hiddenSize, bias = architecture.biases.qkv
         switch qkv {
         case .fused(let names):
@@ -168,12 +196,12 @@ private struct WeightLoader {
             let (qw, qb) = try linear(q.map { lp + $0 }, [qRows, h], bias: bias)
             let (kw, kb) = try linear(k.map { lp + $0 }, [kvRows, h], bias: bias)
             let (vw, vb) = try linear(v.map { lp + $0 }, [kvRows, h], bias: bias)
-            return (qw + kw + vw, bias ? (qb ?? []) + (kb ?? []) + (vb ?? []) : nil)
+            return (.concatenated([qw, kw, vw]), bias ? (qb ?? []) + (kb ?? []) + (vb ?? []) : nil)
         }
     }
 
     /// The FFN input projection: `[I, h]`, or `[2I, h]` with the activated half's position.
-    private func feedForwardIn(_ ffn: WeightMap.FeedForwardIn, prefix lp: String) throws(ModelError) -> ([Float], [Float]?, Bool) {
+    private func feedForwardIn(_ ffn: WeightMap.FeedForwardIn, prefix lp: String) throws(ModelError) -> (LoadedTensor, [Float]?, Bool) {
         let a = architecture, h = a.hiddenSize, i = a.intermediateSize, bias = a.biases.ffnIn
         switch (ffn, a.feedForward.gated) {
         case (.plain(let names), false):
@@ -185,7 +213,7 @@ private struct WeightLoader {
         case (.split(let gate, let up), true):
             let (gw, gb) = try linear(gate.map { lp + $0 }, [i, h], bias: bias)
             let (uw, ub) = try linear(up.map { lp + $0 }, [i, h], bias: bias)
-            return (gw + uw, bias ? (gb ?? []) + (ub ?? []) : nil, true)
+            return (.concatenated([gw, uw]), bias ? (gb ?? []) + (ub ?? []) : nil, true)
         default:
             throw .unsupportedArchitecture("\(a.modelType) with a \(a.feedForward.gated ? "gated" : "plain") feed-forward block its weight map does not describe")
         }

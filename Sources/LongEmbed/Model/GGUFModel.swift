@@ -9,6 +9,9 @@ protocol WeightSource: Sendable {
     func shape(of name: String) -> [Int]?
     /// The first of `names` present, as fp32, checked to have exactly `shape` and finite values.
     func tensor(anyOf names: [String], shape: [Int]) throws(ModelError) -> [Float]
+    /// As ``tensor(anyOf:shape:)``, but a tensor the file stores in F16 or BF16 keeps its 16-bit
+    /// values (the weights then stay in the file's dtype in memory).
+    func loadedTensor(anyOf names: [String], shape: [Int]) throws(ModelError) -> LoadedTensor
 }
 
 extension WeightStore: WeightSource {}
@@ -64,22 +67,10 @@ final class GGUFWeights: WeightSource {
     }
 
     func tensor(anyOf names: [String], shape: [Int]) throws(ModelError) -> [Float] {
-        guard let name = names.first(where: contains), let i = byName[name] else { throw .tensorNotFound(name: names.first ?? "") }
-        let info = file.tensors[i]
-        let actual = Array(info.dimensions.reversed())
-        guard actual == shape else { throw .tensorShapeMismatch(name: info.name, expected: shape, actual: actual) }
-        guard let type = info.ggmlType else {
-            throw .corruptGGUF(path: file.path, reason: "tensor \(info.name) has ggml type \(info.typeName ?? String(info.type)), which cannot be dequantized here")
-        }
-        let count = info.elementCount
-        let bytes = try type.byteCount(elements: count, path: file.path)
-        let start = file.dataOffset + info.offset
-        guard start >= 0, bytes <= data.count - start else {
-            throw .corruptGGUF(path: file.path, reason: "tensor \(info.name) runs past the end of the file")
-        }
-        let path = file.path
+        let (info, type, range) = try locate(names, shape: shape)
+        let path = file.path, count = info.elementCount
         let result = data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Result<[Float], ModelError> in
-            let slice = UnsafeRawBufferPointer(rebasing: raw[start..<(start + bytes)])
+            let slice = UnsafeRawBufferPointer(rebasing: raw[range])
             do throws(ModelError) { return .success(try GGUFQuants.dequantized(type, from: slice, count: count, path: path)) } catch {
                 return .failure(error)
             }
@@ -91,6 +82,41 @@ final class GGUFWeights: WeightSource {
         }
         for v in out where !v.isFinite { throw .nonFiniteWeights(name: info.name) }
         return out
+    }
+
+    /// F16 and BF16 tensors as their 16-bit values (checked finite); every other type dequantized.
+    func loadedTensor(anyOf names: [String], shape: [Int]) throws(ModelError) -> LoadedTensor {
+        let (info, type, range) = try locate(names, shape: shape)
+        let format: HalfFormat
+        switch type {
+        case .f16: format = .f16
+        case .bf16: format = .bf16
+        default: return .f32(try tensor(anyOf: names, shape: shape))
+        }
+        let bits = data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> [UInt16] in
+            let base = raw.baseAddress! + range.lowerBound
+            return (0..<info.elementCount).map { UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self)) }
+        }
+        for b in bits where format.isNonFinite(b) { throw .nonFiniteWeights(name: info.name) }
+        return .half(bits, format)
+    }
+
+    /// The tensor info, type and byte range of the first of `names`, checked to have `shape`,
+    /// a known type and bytes inside the file.
+    private func locate(_ names: [String], shape: [Int]) throws(ModelError) -> (GGUFTensorInfo, GGMLType, Range<Int>) {
+        guard let name = names.first(where: contains), let i = byName[name] else { throw .tensorNotFound(name: names.first ?? "") }
+        let info = file.tensors[i]
+        let actual = Array(info.dimensions.reversed())
+        guard actual == shape else { throw .tensorShapeMismatch(name: info.name, expected: shape, actual: actual) }
+        guard let type = info.ggmlType else {
+            throw .corruptGGUF(path: file.path, reason: "tensor \(info.name) has ggml type \(info.typeName ?? String(info.type)), which cannot be dequantized here")
+        }
+        let bytes = try type.byteCount(elements: info.elementCount, path: file.path)
+        let start = file.dataOffset + info.offset
+        guard start >= 0, bytes <= data.count - start else {
+            throw .corruptGGUF(path: file.path, reason: "tensor \(info.name) runs past the end of the file")
+        }
+        return (info, type, start..<(start + bytes))
     }
 }
 

@@ -27,17 +27,23 @@ public final class Model: Sendable {
     /// modules), hashed by ``contentDigest()``.
     public let contentFiles: [URL]
 
+    /// How the weight matrices are kept in memory.
+    public let weightStorage: WeightStorage
+
     let weights: EncoderWeights
 
     /// Loads `directory` (config.json, model.safetensors or its sharded index, tokenizer.json,
     /// optional sentence-transformers files), or a llama.cpp GGUF model file when `directory`
     /// is a file whose name ends in `.gguf` (architecture, tokenizer and weights from the file;
     /// see ``ArchitectureDescription/read(gguf:vocabularySize:)``). `contextLength` overrides
-    /// the trained context.
-    public init(directory: URL, contextLength: Int? = nil) throws(EncoderError) {
+    /// the trained context. `weightStorage` chooses whether bf16 and fp16 weights stay in 16 bits
+    /// in memory (``WeightStorage/file``, the default) or are widened to fp32 at load; both give
+    /// the same vectors up to fp32 summation order.
+    public init(directory: URL, contextLength: Int? = nil, weightStorage: WeightStorage = .file) throws(EncoderError) {
         self.directory = directory
+        self.weightStorage = weightStorage
         if directory.pathExtension.lowercased() == "gguf" {
-            (architecture, tokenizer, weights) = try Self.loadGGUF(directory)
+            (architecture, tokenizer, weights) = try Self.loadGGUF(directory, storage: weightStorage)
             sentenceTransformers = nil
             contentFiles = [directory]
             trainedContext = try TrainedContext.resolve(architecture: architecture, sentenceTransformers: nil,
@@ -54,7 +60,7 @@ public final class Model: Sendable {
             }
             let store = try WeightStore(directory: directory)
             contentFiles = store.fileURLs + Self.configFiles(directory)
-            weights = try EncoderWeights(store: store, architecture: architecture)
+            weights = try EncoderWeights(store: store, architecture: architecture, storage: weightStorage)
         } catch let e as ModelError {
             throw .model(e)
         } catch let e as EncoderError {
@@ -67,7 +73,7 @@ public final class Model: Sendable {
     }
 
     /// The architecture, tokenizer (`tokenizer.ggml.*`) and dequantized weights of a GGUF file.
-    private static func loadGGUF(_ url: URL) throws(EncoderError) -> (ArchitectureDescription, Tokenizer, EncoderWeights) {
+    private static func loadGGUF(_ url: URL, storage: WeightStorage) throws(EncoderError) -> (ArchitectureDescription, Tokenizer, EncoderWeights) {
         do {
             let data = try MappedFile.read(url)
             let file = try GGUFFile(data: data, path: url.path)
@@ -77,7 +83,7 @@ public final class Model: Sendable {
             let a = try ArchitectureDescription.read(gguf: file, vocabularySize: embedding.dimensions[1])
             let tokenizer = try Tokenizer(gguf: file)
             try tokenizer.validate(vocabSize: a.vocabSize)
-            let weights = try EncoderWeights(store: try GGUFWeights(file: file, data: data), architecture: a)
+            let weights = try EncoderWeights(store: try GGUFWeights(file: file, data: data), architecture: a, storage: storage)
             return (a, tokenizer, weights)
         } catch let e as ModelError {
             throw .model(e)

@@ -17,6 +17,21 @@ extension Model {
         return n
     }
 
+    /// Bytes the weights occupy in memory (16-bit matrices at 2 bytes a value, the rest at 4).
+    public var weightBytes: Int {
+        let w = weights
+        let matrices = [w.word] + w.layers.flatMap { [$0.qkv, $0.output, $0.ffnIn, $0.ffnOut] }
+        let matrixValues = matrices.reduce(0) { $0 + $1.count }
+        return matrices.reduce(0) { $0 + $1.byteCount } + 4 * (parameterCount - matrixValues)
+    }
+
+    /// The formats the weight matrices are kept in, e.g. `bf16` or `fp32` (`bf16 + fp32` when mixed).
+    public var weightFormats: String {
+        let w = weights
+        let formats = Set(([w.word] + w.layers.flatMap { [$0.qkv, $0.output, $0.ffnIn, $0.ffnOut] }).map { $0.halfFormat?.rawValue ?? "fp32" })
+        return formats.sorted().joined(separator: " + ")
+    }
+
     /// The context-extension methods that apply to this model (RoPE-only methods need RoPE;
     /// `tuned-pi` needs parameters and is API-only).
     public var applicableExtensions: [ExtensionKind] {
@@ -47,6 +62,7 @@ extension Model {
         let p = defaultPrefixes
         lines.append(("prefixes", "query \(p.query.debugDescription), document \(p.document.debugDescription) (\(prefixSource))"))
         lines.append(("parameters", "\(parameterCount)"))
+        lines.append(("weights in memory", "\(weightFormats), \(weightBytes) bytes"))
         lines.append(("extension methods", applicableExtensions.map(\.rawValue).joined(separator: ", ")))
         return lines
     }

@@ -61,8 +61,8 @@ public final class SafeTensorsFile: Sendable {
 
     /// The file.
     public let url: URL
-    private let data: Data
-    private let dataStart: Int
+    fileprivate let data: Data
+    fileprivate let dataStart: Int
     private let infos: [String: TensorInfo]
 
     /// Maps and validates `url`.
@@ -144,6 +144,30 @@ public final class SafeTensorsFile: Sendable {
         }
         guard supported else { throw .unsupportedDType(name: name, dtype: dtype.rawValue) }
         return out
+    }
+}
+
+extension SafeTensorsFile {
+    /// The raw 16-bit values of an F16 or BF16 tensor, nil for any other dtype.
+    func halfBits(_ name: String) throws(ModelError) -> ([UInt16], HalfFormat)? {
+        guard let info = info(name) else { throw .tensorNotFound(name: name) }
+        let format: HalfFormat
+        switch info.dtype {
+        case .f16: format = .f16
+        case .bf16: format = .bf16
+        default: return nil
+        }
+        let count = info.shape.reduce(1, *)
+        var out = [UInt16](repeating: 0, count: count)
+        guard count > 0 else { return (out, format) }
+        let offset = dataStart + info.byteRange.lowerBound
+        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            let base = raw.baseAddress! + offset
+            for i in 0..<count {
+                out[i] = UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
+            }
+        }
+        return (out, format)
     }
 }
 
@@ -283,6 +307,18 @@ public final class WeightStore: Sendable {
     public func tensor(anyOf names: [String], shape: [Int]) throws(ModelError) -> [Float] {
         for n in names where contains(n) { return try tensor(n, shape: shape) }
         throw .tensorNotFound(name: names.first ?? "")
+    }
+
+    /// The first of `names` that exists, checked as ``tensor(_:shape:)``: its 16-bit values
+    /// unchanged when the file stores it as F16 or BF16, else fp32.
+    func loadedTensor(anyOf names: [String], shape: [Int]) throws(ModelError) -> LoadedTensor {
+        guard let name = names.first(where: contains), let i = owner[name], let info = files[i].info(name) else {
+            throw .tensorNotFound(name: names.first ?? "")
+        }
+        guard info.shape == shape else { throw .tensorShapeMismatch(name: name, expected: shape, actual: info.shape) }
+        guard let (bits, format) = try files[i].halfBits(name) else { return .f32(try tensor(name, shape: shape)) }
+        for b in bits where format.isNonFinite(b) { throw .nonFiniteWeights(name: name) }
+        return .half(bits, format)
     }
 }
 
