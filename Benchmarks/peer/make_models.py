@@ -19,6 +19,12 @@ benchmark size:
   gemma3-bidir.  GeGLU FFN 1024, 6 query / 2 key-value heads of 64, query_pre_attn_scalar 64,
                  sliding_window 512 (|i-j| <= 256), layers 5 sliding + 1 full, Dense 384->1536->384
 
+and one decoder (scripts/fixtures/decoders.py's class, causal, last-token pooling):
+
+  qwen3          Qwen3-Embedding-0.6B's layer: hidden 1024, 8 query / 4 key-value heads of 128,
+                 q/k RMSNorm, SwiGLU FFN 3072, tied embeddings; 2 layers; max_position_embeddings
+                 32768; matrix deviations STD_QK 0.05, STD_LINEAR 0.03 (width 1024)
+
 RoPE families: max_position_embeddings 8192 and sentence_bert_config max_seq_length 8192.
 
 Weights: encoders.randomize() (every parameter drawn, seeded), with the matrix deviations scaled
@@ -128,6 +134,77 @@ class GemmaSmall(E.Gemma):
 
 SMALL = {c.name: c for c in (XLMRSmall, NomicSmall, GteSmall, ModernBertSmall, GemmaSmall)}
 
+# Decoder families: scripts/fixtures/decoders.py's classes, whose sizes are module constants there.
+import decoders as D  # noqa: E402
+
+DECODER_SIZES = {"H": 1024, "LAYERS": 2, "HEADS": 8, "KV": 4, "INTER": 3072, "LO": 32768,
+                 "STD_QK": 0.05, "STD_LINEAR": 0.03}
+
+
+class Qwen3Small(D.Qwen3):
+    """Qwen3-Embedding-0.6B's layer (hidden 1024, 8 query / 4 key-value heads of 128 with q/k RMSNorm,
+    SwiGLU 3072, tied embeddings), 2 layers, trained context 32768 (no extension at 32768)."""
+    name = "qwen3"
+    seed = SEED + 6
+    head_dim = 128
+
+
+DECODERS = {"qwen3": Qwen3Small}
+
+
+class decoder_sizes:
+    """decoders.py's module constants set to the benchmark sizes while a model is built and saved."""
+
+    def __enter__(self):
+        self.saved = {k: getattr(D, k) for k in DECODER_SIZES}
+        for k, v in DECODER_SIZES.items():
+            setattr(D, k, v)
+
+    def __exit__(self, *exc):
+        for k, v in self.saved.items():
+            setattr(D, k, v)
+
+
+def check_decoder_reload(model, work, native, report):
+    """transformers' AutoModel on the folder (through the native config): exactly these weights."""
+    from transformers import AutoConfig, AutoModel
+    config = AutoConfig.from_pretrained(os.path.join(work, "native_config.json"))
+    loaded = AutoModel.from_pretrained(work, config=config, dtype=torch.float32)
+    ref, got = model.state_dict(), loaded.state_dict()
+    if set(ref) != set(got):
+        raise RuntimeError(f"reload: keys differ {set(ref) ^ set(got)}")
+    report["reload"] = {"max_abs_weight_diff": max(float((ref[k] - got[k]).abs().max()) for k in ref),
+                        "class": type(loaded).__name__}
+    if report["reload"]["max_abs_weight_diff"] != 0.0:
+        raise RuntimeError(f"reload: {report['reload']}")
+
+
+def make_decoder(name, out_root, longembed):
+    model_dir = os.path.join(out_root, f"{name}-small")
+    work = model_dir + ".tmp"
+    if os.path.exists(work):
+        shutil.rmtree(work)
+    os.makedirs(work)
+    with decoder_sizes(), tempfile.TemporaryDirectory(prefix=f"peer-models-{name}-") as tmp:
+        fam = DECODERS[name]()
+        model = fam.build()
+        fam.save_model(model, work, tmp)
+        E.write_json(os.path.join(work, "native_config.json"), fam.saved_native_config)
+        report = {"parameters": sum(p.numel() for p in model.parameters()), "seed": fam.seed,
+                  "transformers_class": type(model).__name__, "sizes": DECODER_SIZES, "versions": versions()}
+        check_decoder_reload(model, work, fam.saved_native_config, report)
+        E.write_json(os.path.join(work, "peer_model.json"), report)
+    if os.path.exists(model_dir):
+        shutil.rmtree(model_dir)
+    os.replace(work, model_dir)
+    print(f"== {name}: {model_dir}  ({report['transformers_class']}, {report['parameters']:,} parameters)", flush=True)
+    if longembed and os.path.exists(longembed):
+        out = subprocess.run([longembed, "models", model_dir], capture_output=True, text=True)
+        print(out.stdout + out.stderr, flush=True)
+        if out.returncode != 0:
+            raise SystemExit(f"`longembed models {model_dir}` failed")
+    return model_dir
+
 
 def make(name, out_root, longembed):
     fam = SMALL[name]()
@@ -168,7 +245,8 @@ def make(name, out_root, longembed):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--family", action="append", choices=sorted(SMALL), help="only these (repeatable; default all)")
+    ap.add_argument("--family", action="append", choices=sorted(SMALL) + sorted(DECODERS),
+                    help="only these (repeatable; default all)")
     ap.add_argument("--out", default=DEFAULT_OUT)
     ap.add_argument("--force", action="store_true", help="rebuild folders that already exist")
     ap.add_argument("--longembed", default=os.path.join(REPO, ".build", "release", "longembed"),
@@ -181,12 +259,15 @@ def main():
     E.STD_QK = 0.08
     E.STD_LINEAR = 0.05
     os.makedirs(args.out, exist_ok=True)
-    for name in args.family or list(SMALL):
+    for name in args.family or list(SMALL) + list(DECODERS):
         d = os.path.join(args.out, f"{name}-small")
         if os.path.exists(os.path.join(d, "peer_model.json")) and not args.force:
             print(f"== {name}: {d} exists (--force rebuilds)", flush=True)
             continue
-        make(name, args.out, args.longembed)
+        if name in DECODERS:
+            make_decoder(name, args.out, args.longembed)
+        else:
+            make(name, args.out, args.longembed)
 
 
 if __name__ == "__main__":

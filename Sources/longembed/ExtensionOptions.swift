@@ -4,6 +4,7 @@ import LongEmbed
 
 extension Pooling: ExpressibleByArgument {}
 extension TextRole: ExpressibleByArgument {}
+extension WeightStorage: ExpressibleByArgument {}
 extension OfficialVariant: ExpressibleByArgument {}
 
 extension ExtensionKind: ExpressibleByArgument {
@@ -88,6 +89,9 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Matryoshka truncation: keep the first N components of each vector, then normalize again (default: all).")
     var dimensions: Int?
 
+    @Option(name: .long, help: "How weights are kept in memory: file (bf16/fp16 files stay 16-bit, half the memory) or fp32 (widened at load; faster for inputs of a few tokens).")
+    var weights: WeightStorage = .file
+
     @OptionGroup var threadOptions: ThreadOptions
 
     /// `--threads`, when given.
@@ -118,7 +122,7 @@ struct ModelOptions: ParsableArguments {
 
     /// Loads the model once (shared by every encoder of the command).
     func loadModel() throws -> Model {
-        try Model(directory: URL(fileURLWithPath: model), contextLength: contextLength)
+        try Model(directory: URL(fileURLWithPath: model), contextLength: contextLength, weightStorage: weights)
     }
 
     func applyThreads() throws { try threadOptions.apply() }

@@ -80,6 +80,7 @@ public final class Encoder: TextEmbedder {
         geometry = PositionGeometry(originalLength: model.trainedContext.tokens, positionTableSize: a.positionTableSize,
                                     headDim: a.headDim, ropeBase: a.rotary?.theta ?? 10_000,
                                     frequencyFactor: a.rotary?.frequencyFactor ?? 1, llama3: a.rotary?.llama3,
+                                    frequencyDivisors: a.rotary?.frequencyDivisors,
                                     prefixIDs: model.tokenizer.prefixIDs, suffixIDs: model.tokenizer.suffixIDs)
         try validateOptions()
     }

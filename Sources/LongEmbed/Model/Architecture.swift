@@ -78,6 +78,10 @@ public struct RotarySpec: Sendable, Equatable {
     /// The trained Llama-3 frequency scaling (Llama 3.1/3.2 configs), applied to the global
     /// layers' inverse frequencies after any method's own scaling; nil for none.
     public var llama3: Llama3RoPEScaling? = nil
+    /// Per-frequency divisors, `headDim / 2` of them: inverse frequency `j` of the global layers is
+    /// divided by `frequencyDivisors[j]` after any method's scaling. This is how llama.cpp stores
+    /// Llama 3.1's scaling in a GGUF file (`rope_freqs.weight`, ggml's `freq_factors`); nil for none.
+    public var frequencyDivisors: [Double]? = nil
 }
 
 /// Llama 3.1's RoPE scaling (`rope_type: llama3`): wavelengths longer than

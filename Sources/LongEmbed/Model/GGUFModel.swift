@@ -34,6 +34,12 @@ final class GGUFWeights: WeightSource {
         ("ffn_gate", "mlp.gate_proj"), ("ffn_up", "mlp.up_proj"), ("ffn_down", "mlp.down_proj"),
     ]
 
+    private init(file: GGUFFile, data: Data, byName: [String: Int]) {
+        self.file = file
+        self.data = data
+        self.byName = byName
+    }
+
     init(file: GGUFFile, data: Data) throws(ModelError) {
         self.file = file
         self.data = data
@@ -60,6 +66,19 @@ final class GGUFWeights: WeightSource {
     }
 
     var names: [String] { byName.keys.sorted() }
+
+    /// The per-frequency RoPE factors of `rope_freqs.weight` (llama.cpp's Llama 3.1 scaling), nil
+    /// when the file has none.
+    func ropeFrequencyFactors() throws(ModelError) -> [Float]? {
+        guard let i = file.tensors.firstIndex(where: { $0.name == "rope_freqs.weight" }) else { return nil }
+        let info = file.tensors[i]
+        guard info.dimensions.count == 1 else {
+            throw .corruptGGUF(path: file.path, reason: "rope_freqs.weight must be one-dimensional, got \(info.dimensions)")
+        }
+        let key = "rope_freqs.weight (gguf)"
+        let one = GGUFWeights(file: file, data: data, byName: [key: i])
+        return try one.tensor(anyOf: [key], shape: [info.dimensions[0]])
+    }
     func contains(_ name: String) -> Bool { byName[name] != nil }
 
     func shape(of name: String) -> [Int]? {
@@ -80,6 +99,7 @@ final class GGUFWeights: WeightSource {
         case .success(let values): out = values
         case .failure(let error): throw error
         }
+        MappedFile.releasePages(of: data, range: range)
         for v in out where !v.isFinite { throw .nonFiniteWeights(name: info.name) }
         return out
     }
@@ -97,6 +117,7 @@ final class GGUFWeights: WeightSource {
             let base = raw.baseAddress! + range.lowerBound
             return (0..<info.elementCount).map { UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self)) }
         }
+        MappedFile.releasePages(of: data, range: range)
         for b in bits where format.isNonFinite(b) { throw .nonFiniteWeights(name: info.name) }
         return .half(bits, format)
     }
@@ -126,8 +147,10 @@ extension ArchitectureDescription {
     /// stand for). `llama` files have their q/k rows permuted by llama.cpp's converter for its
     /// interleaved RoPE, so they rotate interleaved pairs (the same scores as un-permuting the
     /// weights and rotating halves, which transformers' GGUF loader does); `qwen2` files keep
-    /// the NeoX (rotate-half) layout.
-    static func read(gguf f: GGUFFile, vocabularySize: Int) throws(ModelError) -> ArchitectureDescription {
+    /// the NeoX (rotate-half) layout. `ropeFrequencyFactors` is the file's `rope_freqs.weight`
+    /// (Llama 3.1 scaling as llama.cpp stores it: frequency `j` divided by factor `j`), nil when
+    /// it has none.
+    static func read(gguf f: GGUFFile, vocabularySize: Int, ropeFrequencyFactors: [Float]? = nil) throws(ModelError) -> ArchitectureDescription {
         guard let arch = f["general.architecture"]?.stringValue else {
             throw .corruptGGUF(path: f.path, reason: "no general.architecture")
         }
@@ -137,9 +160,6 @@ extension ArchitectureDescription {
         }
         for key in ["rope.scaling.type", "rope.scaling.factor", "attention.sliding_window"] where f["\(arch).\(key)"] != nil {
             throw .unsupportedArchitecture("GGUF \(arch) with \(arch).\(key) (in \(f.path))")
-        }
-        if f.tensor("rope_freqs.weight") != nil {
-            throw .unsupportedArchitecture("GGUF \(arch) with per-frequency RoPE factors (rope_freqs.weight, in \(f.path))")
         }
         var members: [(key: String, value: JSONValue)] = [("model_type", .string(modelType)), ("vocab_size", .integer(vocabularySize))]
         let keys: [(gguf: String, config: String)] = [
@@ -157,8 +177,14 @@ extension ArchitectureDescription {
         }
         if arch == "qwen2" { members.append(("use_sliding_window", .bool(false))) }
         var d = try read(config: ConfigFile(JSONObject(members: members), path: f.path))
-        if arch == "llama", var r = d.rotary {
-            r.interleaved = true
+        if var r = d.rotary {
+            r.interleaved = arch == "llama"
+            if let factors = ropeFrequencyFactors {
+                guard factors.count == d.headDim / 2, factors.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+                    throw .corruptGGUF(path: f.path, reason: "rope_freqs.weight must hold \(d.headDim / 2) finite positive factors (head_dim / 2), got \(factors.count)")
+                }
+                r.frequencyDivisors = factors.map(Double.init)
+            }
             d.positions = .rotary(r)
         }
         return d

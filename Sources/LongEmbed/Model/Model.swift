@@ -80,10 +80,12 @@ public final class Model: Sendable {
             guard let embedding = file.tensor("token_embd.weight"), embedding.dimensions.count == 2 else {
                 throw ModelError.corruptGGUF(path: url.path, reason: "no two-dimensional token_embd.weight tensor")
             }
-            let a = try ArchitectureDescription.read(gguf: file, vocabularySize: embedding.dimensions[1])
+            let store = try GGUFWeights(file: file, data: data)
+            let a = try ArchitectureDescription.read(gguf: file, vocabularySize: embedding.dimensions[1],
+                                                     ropeFrequencyFactors: try store.ropeFrequencyFactors())
             let tokenizer = try Tokenizer(gguf: file)
             try tokenizer.validate(vocabSize: a.vocabSize)
-            let weights = try EncoderWeights(store: try GGUFWeights(file: file, data: data), architecture: a, storage: storage)
+            let weights = try EncoderWeights(store: store, architecture: a, storage: storage)
             return (a, tokenizer, weights)
         } catch let e as ModelError {
             throw .model(e)

@@ -75,6 +75,24 @@ enum MappedFile {
             throw .unreadable(path: path, reason: error.localizedDescription)
         }
     }
+
+    /// Drops the pages of `range` (byte offsets into `data`) from this process' resident set once
+    /// a tensor has been copied out: the mapping stays valid (a later read faults the pages back in
+    /// from the page cache), but loading a 14 GB model no longer holds the file's 14 GB and the
+    /// 14 GB copy resident at once. A no-op for data that is not page-mapped memory.
+    static func releasePages(of data: Data, range: Range<Int>) {
+        guard !range.isEmpty, range.lowerBound >= 0, range.upperBound <= data.count else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard page > 0 else { return }
+        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            guard let base = raw.baseAddress else { return }
+            let start = Int(bitPattern: base) + range.lowerBound, end = Int(bitPattern: base) + range.upperBound
+            // Whole pages inside the range only: the neighbours' bytes stay as they are.
+            let first = (start + page - 1) / page * page, last = end / page * page
+            guard last > first, let p = UnsafeMutableRawPointer(bitPattern: first) else { return }
+            _ = madvise(p, last - first, Int32(MADV_DONTNEED))
+        }
+    }
 }
 
 // MARK: - Reading the JSON files of a model folder

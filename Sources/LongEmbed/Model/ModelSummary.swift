@@ -82,6 +82,9 @@ extension Model {
             var s = "RoPE theta \(r.theta)"
             if a.hasSlidingLayers { s += ", local theta \(r.localTheta)" }
             if r.frequencyFactor != 1 { s += ", trained frequency factor \(r.frequencyFactor)" }
+            if let f = r.frequencyDivisors, let lo = f.min(), let hi = f.max() {
+                s += ", per-frequency divisors from rope_freqs (\(lo) to \(hi))"
+            }
             if let l = r.llama3 {
                 s += ", llama3 scaling x\(l.factor) (frequency factors \(l.lowFrequencyFactor)-\(l.highFrequencyFactor), original \(l.originalLength))"
             }

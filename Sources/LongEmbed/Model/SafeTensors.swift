@@ -143,6 +143,7 @@ public final class SafeTensorsFile: Sendable {
             }
         }
         guard supported else { throw .unsupportedDType(name: name, dtype: dtype.rawValue) }
+        MappedFile.releasePages(of: data, range: (dataStart + info.byteRange.lowerBound)..<(dataStart + info.byteRange.upperBound))
         return out
     }
 }
@@ -167,6 +168,7 @@ extension SafeTensorsFile {
                 out[i] = UInt16(littleEndian: base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))
             }
         }
+        MappedFile.releasePages(of: data, range: offset..<(offset + info.byteRange.count))
         return (out, format)
     }
 }

@@ -20,6 +20,8 @@ struct PositionGeometry: Sendable {
     /// The trained Llama-3 frequency scaling (``RotarySpec/llama3``), applied after any
     /// method's scaling and the frequency factor.
     var llama3: Llama3RoPEScaling? = nil
+    /// Per-frequency divisors (``RotarySpec/frequencyDivisors``), applied last.
+    var frequencyDivisors: [Double]? = nil
     /// The special tokens the tokenizer puts before and after a single sequence ([CLS] / [SEP],
     /// `<s>` / `</s>`, `<bos>` ...), which PCW repeats around every chunk.
     var prefixIDs: [Int32]
@@ -33,10 +35,13 @@ struct PositionGeometry: Sendable {
         usesRoPE ? scaled(RoPEScaling.inverseFrequencies(headDim: headDim, base: ropeBase)) : []
     }
 
-    /// `inv` times ``frequencyFactor`` (in double), then the trained Llama-3 scaling.
+    /// `inv` times ``frequencyFactor`` (in double), then the trained Llama-3 scaling, then the
+    /// per-frequency divisors of a GGUF file.
     func scaled(_ inv: [Float]) -> [Float] {
         let factored = frequencyFactor == 1 ? inv : inv.map { Float(Double($0) * frequencyFactor) }
-        return llama3?.apply(factored) ?? factored
+        let llama = llama3?.apply(factored) ?? factored
+        guard let d = frequencyDivisors, d.count == llama.count else { return llama }
+        return zip(llama, d).map { Float(Double($0) / $1) }
     }
 
     /// A sequence at `positions` (APE: table row coordinates; RoPE: rotation positions).
