@@ -132,6 +132,15 @@ class GemmaSmall(E.Gemma):
             del model.save_pretrained
 
 
+def describe(model_dir, longembed):
+    """`longembed models` on a folder just written (skipped when the binary is absent); a failure stops."""
+    if longembed and os.path.exists(longembed):
+        out = subprocess.run([longembed, "models", model_dir], capture_output=True, text=True)
+        print(out.stdout + out.stderr, flush=True)
+        if out.returncode != 0:
+            raise SystemExit(f"`longembed models {model_dir}` failed")
+
+
 SMALL = {c.name: c for c in (XLMRSmall, NomicSmall, GteSmall, ModernBertSmall, GemmaSmall)}
 
 # Decoder families: scripts/fixtures/decoders.py's classes, whose sizes are module constants there.
@@ -198,11 +207,7 @@ def make_decoder(name, out_root, longembed):
         shutil.rmtree(model_dir)
     os.replace(work, model_dir)
     print(f"== {name}: {model_dir}  ({report['transformers_class']}, {report['parameters']:,} parameters)", flush=True)
-    if longembed and os.path.exists(longembed):
-        out = subprocess.run([longembed, "models", model_dir], capture_output=True, text=True)
-        print(out.stdout + out.stderr, flush=True)
-        if out.returncode != 0:
-            raise SystemExit(f"`longembed models {model_dir}` failed")
+    describe(model_dir, longembed)
     return model_dir
 
 
@@ -235,11 +240,7 @@ def make(name, out_root, longembed):
         os.replace(work, model_dir)
     print(f"== {name}: {model_dir}  ({report['transformers_class']}, {report['parameters']:,} parameters, "
           f"reload max |diff| {report['reload']['max_abs_weight_diff']})", flush=True)
-    if longembed and os.path.exists(longembed):
-        out = subprocess.run([longembed, "models", model_dir], capture_output=True, text=True)
-        print(out.stdout + out.stderr, flush=True)
-        if out.returncode != 0:
-            raise SystemExit(f"`longembed models {model_dir}` failed")
+    describe(model_dir, longembed)
     return model_dir
 
 
