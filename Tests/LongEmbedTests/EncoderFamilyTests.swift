@@ -34,8 +34,12 @@ struct FamilyCase: CustomTestStringConvertible, Sendable {
     /// Decoder models stored in bf16 / fp16 (`Tests/Fixtures/half_weights`, `scripts/fixtures/half_weights.py`).
     static let halfWeightModels = ["llama-bf16", "qwen3-f16"]
 
+    /// Encoder models written as llama.cpp GGUF files (`Tests/Fixtures/gguf_encoders`, `scripts/fixtures/gguf_encoders.py`).
+    static let ggufEncoderModels = ["bert-q8", "nomic-bert-f16"]
+
     static func folder(_ family: String) -> URL {
-        let set = decoderFamilies.contains(family) ? "decoders" : halfWeightModels.contains(family) ? "half_weights" : "encoders"
+        let set = decoderFamilies.contains(family) ? "decoders" : halfWeightModels.contains(family) ? "half_weights"
+            : ggufEncoderModels.contains(family) ? "gguf_encoders" : "encoders"
         return TestSupport.golden.appendingPathComponent("\(set)/\(family)")
     }
 

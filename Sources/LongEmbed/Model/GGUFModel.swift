@@ -26,13 +26,53 @@ final class GGUFWeights: WeightSource {
     /// Hugging Face name -> index into `file.tensors`.
     private let byName: [String: Int]
 
-    /// llama.cpp's tensor names (llama.cpp `LLM_TENSOR_NAMES`) and the Hugging Face names.
-    static let layerNames: [(gguf: String, hf: String)] = [
-        ("attn_q", "self_attn.q_proj"), ("attn_k", "self_attn.k_proj"), ("attn_v", "self_attn.v_proj"),
-        ("attn_output", "self_attn.o_proj"), ("attn_q_norm", "self_attn.q_norm"), ("attn_k_norm", "self_attn.k_norm"),
-        ("attn_norm", "input_layernorm"), ("ffn_norm", "post_attention_layernorm"),
-        ("ffn_gate", "mlp.gate_proj"), ("ffn_up", "mlp.up_proj"), ("ffn_down", "mlp.down_proj"),
-    ]
+    /// One architecture's renaming: llama.cpp's tensor names (llama.cpp `LLM_TENSOR_NAMES`, the
+    /// `gguf` package's `TensorNameMap`) and the Hugging Face names its family's ``WeightMap`` reads.
+    struct NameTable: Sendable {
+        /// Whole-model tensors: GGUF name without `.weight`/`.bias` -> Hugging Face base name.
+        let global: [(gguf: String, hf: String)]
+        /// Layer `N`'s Hugging Face names start with this and `N.`.
+        let layerPrefix: String
+        /// Per-layer tensors: `blk.N.<gguf>` -> `<layerPrefix>N.<hf>`.
+        let layer: [(gguf: String, hf: String)]
+    }
+
+    /// Llama, Qwen2 and Qwen3 files (`LlamaModel` names).
+    static let decoderNames = NameTable(
+        global: [("token_embd", "embed_tokens"), ("output_norm", "norm")], layerPrefix: "layers.",
+        layer: [("attn_q", "self_attn.q_proj"), ("attn_k", "self_attn.k_proj"), ("attn_v", "self_attn.v_proj"),
+                ("attn_output", "self_attn.o_proj"), ("attn_q_norm", "self_attn.q_norm"), ("attn_k_norm", "self_attn.k_norm"),
+                ("attn_norm", "input_layernorm"), ("ffn_norm", "post_attention_layernorm"),
+                ("ffn_gate", "mlp.gate_proj"), ("ffn_up", "mlp.up_proj"), ("ffn_down", "mlp.down_proj")])
+
+    /// `bert` files (BERT, MiniLM, bge, e5 and other `BertModel` checkpoints): post-LayerNorm,
+    /// split q/k/v, `ffn_up` is `intermediate.dense` and `layer_output_norm` the FFN's norm.
+    static let bertNames = NameTable(
+        global: [("token_embd", "embeddings.word_embeddings"), ("position_embd", "embeddings.position_embeddings"),
+                 ("token_types", "embeddings.token_type_embeddings"), ("token_embd_norm", "embeddings.LayerNorm")],
+        layerPrefix: "encoder.layer.",
+        layer: [("attn_q", "attention.self.query"), ("attn_k", "attention.self.key"), ("attn_v", "attention.self.value"),
+                ("attn_output", "attention.output.dense"), ("attn_output_norm", "attention.output.LayerNorm"),
+                ("ffn_up", "intermediate.dense"), ("ffn_down", "output.dense"), ("layer_output_norm", "output.LayerNorm")])
+
+    /// `nomic-bert` files (nomic-embed-text): fused `attn_qkv`; llama.cpp's `ffn_gate` (the
+    /// activated half, `silu(gate(x)) * up(x)`) is contrastors' `fc12`, `ffn_up` its `fc11`.
+    static let nomicBertNames = NameTable(
+        global: [("token_embd", "embeddings.word_embeddings"), ("token_types", "embeddings.token_type_embeddings"),
+                 ("token_embd_norm", "emb_ln")],
+        layerPrefix: "encoder.layers.",
+        layer: [("attn_qkv", "attn.Wqkv"), ("attn_output", "attn.out_proj"), ("attn_output_norm", "norm1"),
+                ("ffn_gate", "mlp.fc12"), ("ffn_up", "mlp.fc11"), ("ffn_down", "mlp.fc2"), ("layer_output_norm", "norm2")])
+
+    /// The renaming of a `general.architecture`, nil for one not supported here.
+    static func names(architecture: String) -> NameTable? {
+        switch architecture {
+        case "llama", "qwen2", "qwen3": return decoderNames
+        case "bert": return bertNames
+        case "nomic-bert": return nomicBertNames
+        default: return nil
+        }
+    }
 
     private init(file: GGUFFile, data: Data, byName: [String: Int]) {
         self.file = file
@@ -40,29 +80,30 @@ final class GGUFWeights: WeightSource {
         self.byName = byName
     }
 
+    /// The tensors of `file` under the names of its architecture (`general.architecture`; the
+    /// decoder names when it has none, so that `ArchitectureDescription.read(gguf:)` reports it).
     init(file: GGUFFile, data: Data) throws(ModelError) {
         self.file = file
         self.data = data
+        let table = Self.names(architecture: file["general.architecture"]?.stringValue ?? "") ?? Self.decoderNames
         var map: [String: Int] = [:]
         for (i, t) in file.tensors.enumerated() {
-            guard let hf = Self.huggingFaceName(t.name) else { continue }
+            guard let hf = Self.huggingFaceName(t.name, table: table) else { continue }
             map[hf] = i
         }
         byName = map
     }
 
     /// The Hugging Face name of a GGUF tensor, nil for one the forward pass never reads
-    /// (`output.weight`, the LM head).
-    static func huggingFaceName(_ name: String) -> String? {
-        switch name {
-        case "token_embd.weight": return "embed_tokens.weight"
-        case "output_norm.weight": return "norm.weight"
-        default: break
-        }
+    /// (`output.weight`, the LM head; a reranker's `cls.*`).
+    static func huggingFaceName(_ name: String, table: NameTable = decoderNames) -> String? {
         let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        if parts.count == 2, let hf = table.global.first(where: { $0.gguf == parts[0] })?.hf {
+            return "\(hf).\(parts[1])"
+        }
         guard parts.count == 4, parts[0] == "blk", let layer = Int(parts[1]), layer >= 0,
-              let hf = layerNames.first(where: { $0.gguf == parts[2] })?.hf else { return nil }
-        return "layers.\(layer).\(hf).\(parts[3])"
+              let hf = table.layer.first(where: { $0.gguf == parts[2] })?.hf else { return nil }
+        return "\(table.layerPrefix)\(layer).\(hf).\(parts[3])"
     }
 
     var names: [String] { byName.keys.sorted() }
@@ -142,6 +183,11 @@ final class GGUFWeights: WeightSource {
 }
 
 extension ArchitectureDescription {
+    /// The `model_type` each supported `general.architecture` stands for.
+    static let ggufModelTypes: [String: String] = [
+        "llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3", "bert": "bert", "nomic-bert": "nomic_bert",
+    ]
+
     /// The architecture of a GGUF model file, from its `general.architecture` and `<arch>.*`
     /// metadata, read by the family's own reader (the metadata become the config.json keys they
     /// stand for). `llama` files have their q/k rows permuted by llama.cpp's converter for its
@@ -149,35 +195,32 @@ extension ArchitectureDescription {
     /// weights and rotating halves, which transformers' GGUF loader does); `qwen2` files keep
     /// the NeoX (rotate-half) layout. `ropeFrequencyFactors` is the file's `rope_freqs.weight`
     /// (Llama 3.1 scaling as llama.cpp stores it: frequency `j` divided by factor `j`), nil when
-    /// it has none.
-    static func read(gguf f: GGUFFile, vocabularySize: Int, ropeFrequencyFactors: [Float]? = nil) throws(ModelError) -> ArchitectureDescription {
+    /// it has none. `bert` and `nomic-bert` files are the encoder families of the same names;
+    /// what their metadata do not say (the activation, biases, token types) comes from the
+    /// tensors present (`tensorShapes`: Hugging Face name -> shape, from ``GGUFWeights``).
+    static func read(gguf f: GGUFFile, vocabularySize: Int, ropeFrequencyFactors: [Float]? = nil,
+                     tensorShapes: [String: [Int]] = [:]) throws(ModelError) -> ArchitectureDescription {
         guard let arch = f["general.architecture"]?.stringValue else {
             throw .corruptGGUF(path: f.path, reason: "no general.architecture")
         }
-        let types: [String: String] = ["llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3"]
-        guard let modelType = types[arch] else {
-            throw .unsupportedArchitecture("GGUF architecture \"\(arch)\" (in \(f.path); supported: \(types.keys.sorted().joined(separator: ", ")))")
+        guard let modelType = ggufModelTypes[arch] else {
+            throw .unsupportedArchitecture("GGUF architecture \"\(arch)\" (in \(f.path); supported: \(ggufModelTypes.keys.sorted().joined(separator: ", ")))")
         }
         for key in ["rope.scaling.type", "rope.scaling.factor", "attention.sliding_window"] where f["\(arch).\(key)"] != nil {
             throw .unsupportedArchitecture("GGUF \(arch) with \(arch).\(key) (in \(f.path))")
         }
-        var members: [(key: String, value: JSONValue)] = [("model_type", .string(modelType)), ("vocab_size", .integer(vocabularySize))]
-        let keys: [(gguf: String, config: String)] = [
-            ("embedding_length", "hidden_size"), ("block_count", "num_hidden_layers"),
-            ("attention.head_count", "num_attention_heads"), ("attention.head_count_kv", "num_key_value_heads"),
-            ("feed_forward_length", "intermediate_size"), ("context_length", "max_position_embeddings"),
-            ("attention.key_length", "head_dim"), ("rope.freq_base", "rope_theta"),
-            ("attention.layer_norm_rms_epsilon", "rms_norm_eps"),
-        ]
-        for (g, c) in keys {
-            guard let v = f["\(arch).\(g)"] else { continue }
-            if let i = v.integerValue { members.append((c, .integer(i))) } else if case .float32(let x) = v { members.append((c, .number(Double(x)))) } else if case .float64(let x) = v { members.append((c, .number(x))) } else {
-                throw .corruptGGUF(path: f.path, reason: "\(arch).\(g) must be a number, got \(v.typeDescription)")
-            }
+        if try ggufBool(f, "\(arch).attention.causal") == true, ["bert", "nomic-bert"].contains(arch) {
+            throw .unsupportedArchitecture("GGUF \(arch) with \(arch).attention.causal true (in \(f.path))")
         }
-        if arch == "qwen2" { members.append(("use_sliding_window", .bool(false))) }
+        var members: [(key: String, value: JSONValue)] = [("model_type", .string(modelType)), ("vocab_size", .integer(vocabularySize))]
+        members += try ggufNumbers(f, arch: arch)
+        switch arch {
+        case "qwen2": members.append(("use_sliding_window", .bool(false)))
+        case "bert", "nomic-bert": members += encoderMembers(f, arch: arch, tensorShapes: tensorShapes)
+        default: break
+        }
         var d = try read(config: ConfigFile(JSONObject(members: members), path: f.path))
-        if var r = d.rotary {
+        if var r = d.rotary, !["bert", "nomic-bert"].contains(arch) {
             r.interleaved = arch == "llama"
             if let factors = ropeFrequencyFactors {
                 guard factors.count == d.headDim / 2, factors.allSatisfy({ $0.isFinite && $0 > 0 }) else {
@@ -188,5 +231,52 @@ extension ArchitectureDescription {
             d.positions = .rotary(r)
         }
         return d
+    }
+
+    /// The numeric `<arch>.*` metadata as the config.json keys they stand for.
+    private static func ggufNumbers(_ f: GGUFFile, arch: String) throws(ModelError) -> [(key: String, value: JSONValue)] {
+        let keys: [(gguf: String, config: String)] = [
+            ("embedding_length", "hidden_size"), ("block_count", "num_hidden_layers"),
+            ("attention.head_count", "num_attention_heads"), ("attention.head_count_kv", "num_key_value_heads"),
+            ("feed_forward_length", "intermediate_size"), ("context_length", "max_position_embeddings"),
+            ("attention.key_length", "head_dim"), ("rope.freq_base", arch == "nomic-bert" ? "rotary_emb_base" : "rope_theta"),
+            ("attention.layer_norm_rms_epsilon", "rms_norm_eps"), ("attention.layer_norm_epsilon", "layer_norm_eps"),
+        ]
+        var members: [(key: String, value: JSONValue)] = []
+        for (g, c) in keys {
+            guard let v = f["\(arch).\(g)"] else { continue }
+            if let i = v.integerValue { members.append((c, .integer(i))) } else if case .float32(let x) = v { members.append((c, .number(Double(x)))) } else if case .float64(let x) = v { members.append((c, .number(x))) } else {
+                throw .corruptGGUF(path: f.path, reason: "\(arch).\(g) must be a number, got \(v.typeDescription)")
+            }
+        }
+        return members
+    }
+
+    /// What a `bert` / `nomic-bert` file's metadata leave out. The activation is the trained
+    /// model's (BERT: GELU with erf, as transformers runs it; llama.cpp's graph uses ggml's tanh
+    /// approximation; NomicBERT: SwiGLU); token types and biases follow the tensors present;
+    /// NomicBERT's `context_length` is its trained length (llama.cpp's converter writes 2048
+    /// for nomic-embed-text, not the 8192 its config claims), kept as `max_trained_positions`.
+    private static func encoderMembers(_ f: GGUFFile, arch: String, tensorShapes: [String: [Int]]) -> [(key: String, value: JSONValue)] {
+        let table = arch == "bert" ? GGUFWeights.bertNames : GGUFWeights.nomicBertNames
+        let tokenTypes = tensorShapes["\(table.global[arch == "bert" ? 2 : 1].hf).weight"]?.first ?? 0
+        var members: [(key: String, value: JSONValue)] = [("type_vocab_size", .integer(tokenTypes))]
+        if arch == "bert" {
+            members.append(("hidden_act", .string("gelu")))
+            return members
+        }
+        func has(_ name: String) -> Bool { tensorShapes["encoder.layers.0.\(name).bias"] != nil }
+        members += [("activation_function", .string("swiglu")), ("qkv_proj_bias", .bool(has("attn.Wqkv"))),
+                    ("mlp_fc1_bias", .bool(has("mlp.fc11"))), ("mlp_fc2_bias", .bool(has("mlp.fc2"))),
+                    ("rotary_emb_interleaved", .bool(false))]
+        if let n = f["\(arch).context_length"]?.integerValue { members.append(("max_trained_positions", .integer(n))) }
+        return members
+    }
+
+    /// A boolean metadata value, nil when absent.
+    private static func ggufBool(_ f: GGUFFile, _ key: String) throws(ModelError) -> Bool? {
+        guard let v = f[key] else { return nil }
+        guard case .bool(let b) = v else { throw .corruptGGUF(path: f.path, reason: "\(key) must be a bool, got \(v.typeDescription)") }
+        return b
     }
 }

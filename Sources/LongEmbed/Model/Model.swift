@@ -43,13 +43,14 @@ public final class Model: Sendable {
         self.directory = directory
         self.weightStorage = weightStorage
         if directory.pathExtension.lowercased() == "gguf" {
-            (architecture, tokenizer, weights) = try Self.loadGGUF(directory, storage: weightStorage)
+            (architecture, tokenizer, weights, declaredPooling) = try Self.loadGGUF(directory, storage: weightStorage)
             sentenceTransformers = nil
             contentFiles = [directory]
             trainedContext = try TrainedContext.resolve(architecture: architecture, sentenceTransformers: nil,
                                                         override: contextLength)
             return
         }
+        declaredPooling = nil
         do {
             architecture = try ArchitectureDescription.load(directory: directory)
             tokenizer = try Tokenizer.load(directory: directory)
@@ -72,8 +73,9 @@ public final class Model: Sendable {
                                                     sentenceTransformers: sentenceTransformers, override: contextLength)
     }
 
-    /// The architecture, tokenizer (`tokenizer.ggml.*`) and dequantized weights of a GGUF file.
-    private static func loadGGUF(_ url: URL, storage: WeightStorage) throws(EncoderError) -> (ArchitectureDescription, Tokenizer, EncoderWeights) {
+    /// The architecture, tokenizer (`tokenizer.ggml.*`), dequantized weights and declared pooling
+    /// (`<arch>.pooling_type`) of a GGUF file.
+    private static func loadGGUF(_ url: URL, storage: WeightStorage) throws(EncoderError) -> (ArchitectureDescription, Tokenizer, EncoderWeights, Pooling?) {
         do {
             let data = try MappedFile.read(url)
             let file = try GGUFFile(data: data, path: url.path)
@@ -81,16 +83,32 @@ public final class Model: Sendable {
                 throw ModelError.corruptGGUF(path: url.path, reason: "no two-dimensional token_embd.weight tensor")
             }
             let store = try GGUFWeights(file: file, data: data)
+            let shapes = Dictionary(uniqueKeysWithValues: store.names.compactMap { n in store.shape(of: n).map { (n, $0) } })
             let a = try ArchitectureDescription.read(gguf: file, vocabularySize: embedding.dimensions[1],
-                                                     ropeFrequencyFactors: try store.ropeFrequencyFactors())
+                                                     ropeFrequencyFactors: try store.ropeFrequencyFactors(), tensorShapes: shapes)
             let tokenizer = try Tokenizer(gguf: file)
             try tokenizer.validate(vocabSize: a.vocabSize)
             let weights = try EncoderWeights(store: store, architecture: a, storage: storage)
-            return (a, tokenizer, weights)
+            return (a, tokenizer, weights, try ggufPooling(file))
         } catch let e as ModelError {
             throw .model(e)
         } catch {
             throw .invalidOption("unexpected error while loading \(url.path): \(error)")
+        }
+    }
+
+    /// llama.cpp's `<arch>.pooling_type` (1 mean, 2 CLS, 3 last token); nil when absent or 0
+    /// (none: llama.cpp then returns token vectors), so the family's default applies.
+    private static func ggufPooling(_ file: GGUFFile) throws(ModelError) -> Pooling? {
+        let arch = file["general.architecture"]?.stringValue ?? ""
+        guard let v = file["\(arch).pooling_type"] else { return nil }
+        switch v.integerValue {
+        case 0: return nil
+        case 1: return .mean
+        case 2: return .cls
+        case 3: return .lastToken
+        default:
+            throw .unsupportedArchitecture("GGUF \(arch).pooling_type \(v.integerValue.map(String.init) ?? v.typeDescription) (in \(file.path); supported: 0 none, 1 mean, 2 cls, 3 last)")
         }
     }
 
@@ -140,10 +158,16 @@ public final class Model: Sendable {
         }
     }
 
-    /// The pooling the model folder declares (sentence-transformers), else mean for encoders
+    /// The pooling the model folder declares (sentence-transformers) or a GGUF file's
+    /// `<arch>.pooling_type`, else mean for encoders
     /// and the last token for decoders (whose last position is the only one that has seen the
     /// whole input).
-    public var pooling: Pooling { sentenceTransformers?.pooling ?? (family.isDecoder ? .lastToken : .mean) }
+    public var pooling: Pooling {
+        sentenceTransformers?.pooling ?? declaredPooling ?? (family.isDecoder ? .lastToken : .mean)
+    }
+
+    /// The pooling a GGUF file declares (`<arch>.pooling_type`).
+    let declaredPooling: Pooling?
 
     /// The default truncation without extension: sentence-transformers' `max_seq_length`,
     /// at most `Lo`; `Lo` when the folder has none.

@@ -54,7 +54,8 @@ extension Model {
             ("attention", (a.causal ? "causal, " : "bidirectional, ") + Self.layerKindsText(a.layerKinds, causal: a.causal)),
             ("special tokens", specialTokensText),
             ("trained context Lo", trainedContext.description),
-            ("pooling", pooling.rawValue + (sentenceTransformers?.normalize == true ? " + normalize" : "")),
+            ("pooling", pooling.rawValue + (sentenceTransformers?.normalize == true ? " + normalize" : "")
+                + (sentenceTransformers == nil && declaredPooling != nil ? " (GGUF pooling_type)" : "")),
         ]
         if let dense = sentenceTransformers?.dense, !dense.isEmpty {
             lines.append(("dense modules", dense.map { "\($0.inFeatures)->\($0.outFeatures) \($0.activation.rawValue)" }.joined(separator: ", ")))
