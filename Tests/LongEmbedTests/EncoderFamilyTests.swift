@@ -35,7 +35,7 @@ struct FamilyCase: CustomTestStringConvertible, Sendable {
     static let halfWeightModels = ["llama-bf16", "qwen3-f16"]
 
     /// Encoder models written as llama.cpp GGUF files (`Tests/Fixtures/gguf_encoders`, `scripts/fixtures/gguf_encoders.py`).
-    static let ggufEncoderModels = ["bert-q8", "nomic-bert-f16"]
+    static let ggufEncoderModels = ["bert-q8", "nomic-bert-f16", "xlm-roberta-f16"]
 
     static func folder(_ family: String) -> URL {
         let set = decoderFamilies.contains(family) ? "decoders" : halfWeightModels.contains(family) ? "half_weights"

@@ -4,7 +4,9 @@ import LongEmbed
 
 /// Embedding models as llama.cpp GGUF files of the `bert` and `nomic-bert` architectures
 /// (`scripts/fixtures/gguf_encoders.py`: a tiny random BertModel in Q8_0 with CLS pooling, the
-/// NomicBERT fixture in F16 with mean pooling), against transformers on the weights as stored.
+/// NomicBERT fixture in F16 with mean pooling, the XLM-RoBERTa fixture in F16 as llama.cpp writes
+/// it: `bert` with a `t5` vocabulary and the position table shifted), against transformers on
+/// the weights as stored.
 @Suite struct GGUFEncoderTests {
     static func url(_ name: String) -> URL {
         FamilyCase.folder(name).appendingPathComponent("model.gguf")
@@ -26,7 +28,10 @@ import LongEmbed
         #expect(nomic.defaultPrefixes == .nomic)
         #expect(!nomic.architecture.biases.qkv && !nomic.architecture.biases.ffnIn)
         #expect(nomic.weightFormats.contains("f16"), "\(nomic.weightFormats)")
-        #expect(Self.cases.count == 6)
+        let xlmr = try Model(directory: Self.url("xlm-roberta-f16"))
+        #expect(xlmr.family == .xlmRoberta && xlmr.pooling == .cls && xlmr.trainedContext.tokens == 128)
+        #expect(xlmr.architecture.positionTableSize == 128 && xlmr.defaultPrefixes == .none)
+        #expect(Self.cases.count == 8)
     }
 
     @Test(arguments: cases, KernelChoice.allCases)

@@ -195,7 +195,8 @@ extension ArchitectureDescription {
     /// weights and rotating halves, which transformers' GGUF loader does); `qwen2` files keep
     /// the NeoX (rotate-half) layout. `ropeFrequencyFactors` is the file's `rope_freqs.weight`
     /// (Llama 3.1 scaling as llama.cpp stores it: frequency `j` divided by factor `j`), nil when
-    /// it has none. `bert` and `nomic-bert` files are the encoder families of the same names;
+    /// it has none. `bert` and `nomic-bert` files are the encoder families of the same names (a
+    /// `bert` file with a `t5` vocabulary is XLM-RoBERTa);
     /// what their metadata do not say (the activation, biases, token types) comes from the
     /// tensors present (`tensorShapes`: Hugging Face name -> shape, from ``GGUFWeights``).
     static func read(gguf f: GGUFFile, vocabularySize: Int, ropeFrequencyFactors: [Float]? = nil,
@@ -220,6 +221,13 @@ extension ArchitectureDescription {
         default: break
         }
         var d = try read(config: ConfigFile(JSONObject(members: members), path: f.path))
+        if arch == "bert", f["tokenizer.ggml.model"]?.stringValue == "t5" {
+            // llama.cpp writes XLM-RoBERTa (bge-m3, multilingual-e5) as `bert` with its
+            // SentencePiece vocabulary and the position table's first padding_idx + 1 rows
+            // dropped, so positions count from 0 as in BERT.
+            d.family = .xlmRoberta
+            d.modelType = "xlm-roberta"
+        }
         if var r = d.rotary, !["bert", "nomic-bert"].contains(arch) {
             r.interleaved = arch == "llama"
             if let factors = ropeFrequencyFactors {
