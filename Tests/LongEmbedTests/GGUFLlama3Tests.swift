@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import LongEmbed
+@testable import LongEmbed
 
 /// The tiny Llama fixture as llama.cpp GGUF files (`scripts/fixtures/gguf_llama3.py`): plain, and
 /// with Llama 3.1 RoPE scaling stored as llama.cpp stores it (`rope_freqs.weight`), each against
@@ -59,6 +59,27 @@ import LongEmbed
             let golden = try TestSupport.loadNpy(FamilyCase.folder("llama").appendingPathComponent(try #require(c.hiddenFile)))
             let scale = golden.values.map(abs).max() ?? 1
             #expect(try TestSupport.maxAbsDiff(golden.values, ours) / scale > 1e-2, "\(file) on \(caseName)")
+        }
+    }
+}
+
+/// `rope_freqs.weight` is checked before use: the wrong count, a zero, negative or non-finite
+/// factor is a typed corruptGGUF error naming the tensor.
+@Suite struct GGUFRopeFactorValidationTests {
+    @Test(arguments: [[Float](repeating: 1, count: 7), [0] + [Float](repeating: 1, count: 7), [-2] + [Float](repeating: 1, count: 7),
+                      [.infinity] + [Float](repeating: 1, count: 7), [.nan] + [Float](repeating: 1, count: 7)])
+    func badFactorsAreRefused(factors: [Float]) throws {
+        let url = TestSupport.golden.appendingPathComponent("gguf_llama3/llama3-f4.gguf")
+        let data = try Data(contentsOf: url)
+        let file = try GGUFFile(data: data, path: url.path)
+        let weights = try GGUFWeights(file: file, data: data)
+        let good = try #require(try weights.ropeFrequencyFactors())
+        let vocab = try #require(file.tensor("token_embd.weight")).dimensions[1]
+        let a = try ArchitectureDescription.read(gguf: file, vocabularySize: vocab, ropeFrequencyFactors: good)
+        #expect(good.count == a.headDim / 2 && good.count == 8)
+        #expect { _ = try ArchitectureDescription.read(gguf: file, vocabularySize: vocab, ropeFrequencyFactors: factors) } throws: { e in
+            guard case ModelError.corruptGGUF(_, let reason) = e else { return false }
+            return reason.contains("rope_freqs.weight")
         }
     }
 }
