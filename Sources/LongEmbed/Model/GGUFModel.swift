@@ -267,7 +267,7 @@ extension ArchitectureDescription {
     /// for nomic-embed-text, not the 8192 its config claims), kept as `max_trained_positions`.
     private static func encoderMembers(_ f: GGUFFile, arch: String, tensorShapes: [String: [Int]]) -> [(key: String, value: JSONValue)] {
         let table = arch == "bert" ? GGUFWeights.bertNames : GGUFWeights.nomicBertNames
-        let tokenTypes = tensorShapes["\(table.global[arch == "bert" ? 2 : 1].hf).weight"]?.first ?? 0
+        let tokenTypes = table.global.first { $0.gguf == "token_types" }.flatMap { tensorShapes["\($0.hf).weight"]?.first } ?? 0
         var members: [(key: String, value: JSONValue)] = [("type_vocab_size", .integer(tokenTypes))]
         if arch == "bert" {
             members.append(("hidden_act", .string("gelu")))
