@@ -188,6 +188,9 @@ extension ArchitectureDescription {
         "llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3", "bert": "bert", "nomic-bert": "nomic_bert",
     ]
 
+    /// The GGUF architectures of the bidirectional encoder families.
+    static let ggufEncoderArchitectures: Set<String> = ["bert", "nomic-bert"]
+
     /// The architecture of a GGUF model file, from its `general.architecture` and `<arch>.*`
     /// metadata, read by the family's own reader (the metadata become the config.json keys they
     /// stand for). `llama` files have their q/k rows permuted by llama.cpp's converter for its
@@ -210,16 +213,14 @@ extension ArchitectureDescription {
         for key in ["rope.scaling.type", "rope.scaling.factor", "attention.sliding_window"] where f["\(arch).\(key)"] != nil {
             throw .unsupportedArchitecture("GGUF \(arch) with \(arch).\(key) (in \(f.path))")
         }
-        if try ggufBool(f, "\(arch).attention.causal") == true, ["bert", "nomic-bert"].contains(arch) {
+        let encoder = ggufEncoderArchitectures.contains(arch)
+        if try ggufBool(f, "\(arch).attention.causal") == true, encoder {
             throw .unsupportedArchitecture("GGUF \(arch) with \(arch).attention.causal true (in \(f.path))")
         }
         var members: [(key: String, value: JSONValue)] = [("model_type", .string(modelType)), ("vocab_size", .integer(vocabularySize))]
         members += try ggufNumbers(f, arch: arch)
-        switch arch {
-        case "qwen2": members.append(("use_sliding_window", .bool(false)))
-        case "bert", "nomic-bert": members += encoderMembers(f, arch: arch, tensorShapes: tensorShapes)
-        default: break
-        }
+        if arch == "qwen2" { members.append(("use_sliding_window", .bool(false))) }
+        if encoder { members += encoderMembers(f, arch: arch, tensorShapes: tensorShapes) }
         var d = try read(config: ConfigFile(JSONObject(members: members), path: f.path))
         if arch == "bert", f["tokenizer.ggml.model"]?.stringValue == "t5" {
             // llama.cpp writes XLM-RoBERTa (bge-m3, multilingual-e5) as `bert` with its
@@ -228,7 +229,7 @@ extension ArchitectureDescription {
             d.family = .xlmRoberta
             d.modelType = "xlm-roberta"
         }
-        if var r = d.rotary, !["bert", "nomic-bert"].contains(arch) {
+        if var r = d.rotary {
             r.interleaved = arch == "llama"
             if let factors = ropeFrequencyFactors {
                 guard factors.count == d.headDim / 2, factors.allSatisfy({ $0.isFinite && $0 > 0 }) else {
@@ -266,8 +267,7 @@ extension ArchitectureDescription {
     /// NomicBERT's `context_length` is its trained length (llama.cpp's converter writes 2048
     /// for nomic-embed-text, not the 8192 its config claims), kept as `max_trained_positions`.
     private static func encoderMembers(_ f: GGUFFile, arch: String, tensorShapes: [String: [Int]]) -> [(key: String, value: JSONValue)] {
-        let table = arch == "bert" ? GGUFWeights.bertNames : GGUFWeights.nomicBertNames
-        let tokenTypes = table.global.first { $0.gguf == "token_types" }.flatMap { tensorShapes["\($0.hf).weight"]?.first } ?? 0
+        let tokenTypes = GGUFWeights.names(architecture: arch)?.global.first { $0.gguf == "token_types" }.flatMap { tensorShapes["\($0.hf).weight"]?.first } ?? 0
         var members: [(key: String, value: JSONValue)] = [("type_vocab_size", .integer(tokenTypes))]
         if arch == "bert" {
             members.append(("hidden_act", .string("gelu")))
